@@ -1,0 +1,8 @@
+"""Imports every models module so that Base.metadata knows every table (Alembic, tests)."""
+
+from regio.care.patients import models as patients_models
+from regio.care.registry import models as registry_models
+from regio.core import audit, outbox
+from regio.core.identity import models as identity_models
+
+__all__ = ["audit", "identity_models", "outbox", "patients_models", "registry_models"]

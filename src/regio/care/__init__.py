@@ -1,0 +1,1 @@
+"""Regio Care: the regional internet hospital."""

@@ -1,0 +1,1 @@
+"""Patients (real-name identity) and the family members bound to an account."""

@@ -1,0 +1,1 @@
+"""The regional registry of approved internet hospitals, departments, doctors, pharmacists."""

@@ -1,0 +1,1 @@
+"""Shared core: knows neither Regio Care nor Regio Risk."""

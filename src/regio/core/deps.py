@@ -1,0 +1,90 @@
+"""Annotated dependency aliases that keep routes short: SessionDep, CurrentPrincipal, Language."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from regio.config import Settings
+from regio.core.access import ANONYMOUS, Principal
+from regio.core.db import Database
+from regio.core.errors import NotAuthenticated
+from regio.core.identity import service as identity_service
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.db
+    return database
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    database: Database = request.app.state.db
+    async with database.session() as session:
+        yield session
+
+
+def get_language(request: Request) -> str:
+    language: str = request.state.language
+    return language
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+Language = Annotated[str, Depends(get_language)]
+
+
+async def optional_principal(request: Request, session: SessionDep, settings: SettingsDep) -> Principal:
+    """Whoever the bearer token or session cookie names, or ANONYMOUS; never raises for absence."""
+    cached: Principal | None = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    principal = await identity_service.authenticate_request(
+        session=session,
+        settings=settings,
+        authorization=request.headers.get("authorization"),
+        session_cookie=request.cookies.get(identity_service.SESSION_COOKIE),
+        method=request.method,
+        csrf_header=request.headers.get(identity_service.CSRF_HEADER),
+    )
+    request.state.principal = principal
+    return principal
+
+
+async def current_principal(
+    principal: Annotated[Principal, Depends(optional_principal)],
+) -> Principal:
+    """The default for every route: a signed-in person or institution system, or 401."""
+    if not principal.is_authenticated:
+        raise NotAuthenticated()
+    return principal
+
+
+def public_route() -> None:
+    """Marks a route as deliberately open to visitors; the architecture test looks for it."""
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+OptionalPrincipal = Annotated[Principal, Depends(optional_principal)]
+Public = Depends(public_route)
+IdempotencyKeyHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+__all__ = [
+    "ANONYMOUS",
+    "CurrentPrincipal",
+    "DatabaseDep",
+    "IdempotencyKeyHeader",
+    "Language",
+    "OptionalPrincipal",
+    "Public",
+    "SessionDep",
+    "SettingsDep",
+]

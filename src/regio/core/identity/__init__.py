@@ -1,0 +1,1 @@
+"""Users, roles held in scopes, logins, tokens and institution API clients."""

@@ -1,0 +1,1 @@
+"""Transactional outbox (placeholder until outbox lands)."""

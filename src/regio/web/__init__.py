@@ -1,0 +1,1 @@
+"""Pages and static assets shared by both applications."""

@@ -1,0 +1,25 @@
+"""The one error shape: every refusal reads the same to a program and to a person."""
+
+from __future__ import annotations
+
+import httpx
+
+
+async def test_unknown_api_path_is_a_404_in_the_error_shape(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/no-such-thing")
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["code"] == "not_found"
+    assert error["message"] == error["message_zh"]
+    assert error["message_en"] == "Not found."
+
+
+async def test_english_is_chosen_from_accept_language(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/no-such-thing", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert response.json()["error"]["message"] == "Not found."
+
+
+async def test_healthz_answers_with_the_database_dialect(client: httpx.AsyncClient, backend: str) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["database"] == backend
