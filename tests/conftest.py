@@ -1,8 +1,8 @@
 """Fixtures: every database test runs on SQLite, and on PostgreSQL when REGIO_TEST_DATABASE_URL is set.
 
-Each backend gets a schema once per test session (built by the Alembic migrations,
-so they are exercised on both engines); each test gets a fresh async Database and the
-tables are emptied after it. Tests that race use separate connections from that Database.
+Each backend gets a schema once per test session (from the models; tests/core/test_migrations.py
+proves the Alembic migrations build the same schema on both engines); each test gets a fresh
+async Database and the tables are emptied after it. Tests that race use separate connections from that Database.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from sqlalchemy.engine import make_url
 
 import regio.all_models  # noqa: F401
 from regio.app import create_app
-from regio.cli import upgrade_database
 from regio.config import Settings
 from regio.core.db import Base, Database
 
@@ -39,7 +38,7 @@ def _sync_url(url: str) -> str:
 def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     path = tmp_path_factory.mktemp("db") / "regio-test.sqlite3"
     url = f"sqlite+aiosqlite:///{path}"
-    upgrade_database(url)
+    _create_schema(url)
     return url
 
 
@@ -63,7 +62,7 @@ def postgres_url() -> Iterator[str]:
     url = parsed.set(database=name).render_as_string(hide_password=False)
     if "+asyncpg" not in url:
         url = url.replace("postgresql://", "postgresql+asyncpg://", 1).replace("+psycopg", "+asyncpg")
-    upgrade_database(url)
+    _create_schema(url)
     yield url
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -80,6 +79,12 @@ def database_url(backend: str, request: pytest.FixtureRequest) -> str:
     if backend == "sqlite":
         return str(request.getfixturevalue("sqlite_url"))
     return str(request.getfixturevalue("postgres_url"))
+
+
+def _create_schema(url: str) -> None:
+    engine = create_engine(_sync_url(url))
+    Base.metadata.create_all(engine)
+    engine.dispose()
 
 
 def _empty_tables(url: str) -> None:
