@@ -8,6 +8,10 @@ async Database and the tables are emptied after it. Tests that race use separate
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -24,6 +28,7 @@ from regio.core.db import Base, Database
 
 PG_ENV = "REGIO_TEST_DATABASE_URL"
 REQUIRE_PG_ENV = "REGIO_REQUIRE_POSTGRES"
+BIN = Path(sys.executable).parent
 
 
 def _backends() -> list[str]:
@@ -144,3 +149,45 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-un
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Migrates a fresh SQLite database, loads the demo and serves it, as `make demo` does."""
+    folder = tmp_path_factory.mktemp("live")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "REGIO_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'regio.sqlite3'}",
+        "REGIO_ENVIRONMENT": "test",
+        "REGIO_BASE_URL": f"http://127.0.0.1:{port}",
+    }
+    subprocess.run([BIN / "regio", "db", "upgrade"], env=env, check=True, capture_output=True)
+    subprocess.run([BIN / "regio", "demo", "load"], env=env, check=True, capture_output=True)
+    log = open(folder / "server.log", "wb")  # kept open for the server's lifetime
+    server = subprocess.Popen(
+        [BIN / "regio", "serve", "--no-migrate", "--port", str(port)], env=env, stdout=log, stderr=log
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError((folder / "server.log").read_text(errors="replace")[-3000:])
+            time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()
