@@ -2,7 +2,15 @@
 
 from regio.care.patients import models as patients_models
 from regio.care.registry import models as registry_models
-from regio.core import audit, outbox
+from regio.core import audit, jobs, outbox, webhooks
 from regio.core.identity import models as identity_models
 
-__all__ = ["audit", "identity_models", "outbox", "patients_models", "registry_models"]
+__all__ = [
+    "audit",
+    "identity_models",
+    "jobs",
+    "outbox",
+    "patients_models",
+    "registry_models",
+    "webhooks",
+]

@@ -30,6 +30,8 @@ from regio.core.errors import (
     ValidationFailed,
 )
 from regio.core.i18n import LANGUAGE_COOKIE, negotiate
+from regio.core.identity import csrf as identity_csrf
+from regio.core.masking import install_log_masking
 from regio.core.templating import STATIC_DIR, render
 
 log = logging.getLogger("regio")
@@ -64,7 +66,11 @@ def _error_response(request: Request, error: DomainError) -> Response:
 
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         return render(request, "error.html", {"error": error}, status_code=error.status)
-    return JSONResponse(error.to_body(language), status_code=error.status)
+    response = JSONResponse(error.to_body(language), status_code=error.status)
+    retry_after = error.details.get("retry_after_seconds")
+    if isinstance(retry_after, int):
+        response.headers["Retry-After"] = str(max(1, retry_after))
+    return response
 
 
 def _jsonable(value: Any) -> Any:
@@ -125,6 +131,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
+    # ID numbers and phones never reach a log in clear, whichever handler writes it.
+    install_log_masking()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -182,6 +190,15 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 86400, samesite="lax")
         return response
 
+    @app.middleware("http")
+    async def csrf_tokens(request: Request, call_next: Any) -> Response:
+        # Every page gets a CSRF token for its forms; visitors also get the signed cookie it pairs with.
+        with identity_csrf.request_scope(request, settings) as visitor_cookie:
+            response: Response = await call_next(request)
+        if visitor_cookie:
+            identity_csrf.set_visitor_cookie(response, visitor_cookie, settings)
+        return response
+
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _include_routers(app)
@@ -194,13 +211,14 @@ def _include_routers(app: FastAPI) -> None:
     from regio.care.patients import pages as patients_pages
     from regio.care.registry import api as registry_api
     from regio.care.registry import pages as registry_pages
-    from regio.core import health
+    from regio.core import audit_api, health
     from regio.core.identity import api as identity_api
     from regio.core.identity import pages as identity_pages
     from regio.web import pages as web_pages
 
     for module in (
         health,
+        audit_api,
         identity_api,
         identity_pages,
         registry_api,

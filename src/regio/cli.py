@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-from regio.config import PROJECT_ROOT, get_settings
+from regio.config import PROJECT_ROOT, Settings, get_settings
+from regio.core.access import RoleGrant
 
 app = typer.Typer(
     help="Regio: regional internet hospital and cross-jurisdiction risk platform.",
@@ -75,7 +76,239 @@ def worker() -> None:
     from regio.core.worker import run_until_signal
 
     settings = get_settings()
+    _load_registrations(settings)
     asyncio.run(run_until_signal(db=Database(settings.database_url), settings=settings))
+
+
+def _load_registrations(settings: Settings) -> None:
+    """Imports every router's modules, as `regio serve` does, so their outbox handlers and jobs exist."""
+    from regio.app import create_app
+
+    create_app(settings)
+
+
+@demo_app.command("load")
+def demo_load() -> None:
+    """Load the demo region (hospitals, one user per role, a family) and print the demo logins."""
+    from regio import demo
+    from regio.core.db import Database
+
+    settings = get_settings()
+
+    async def load() -> list[demo.DemoUser]:
+        database = Database(settings.database_url)
+        try:
+            async with database.session() as session:
+                return await demo.load(session=session, settings=settings)
+        finally:
+            await database.dispose()
+
+    users = asyncio.run(load())
+    typer.echo("demo logins (role username password):")
+    for line in demo.login_lines(users):
+        typer.echo(line)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit hash chain against its signed checkpoints (REGIO_DATABASE_URL); exit 1 if broken."""
+    from regio.core import audit
+    from regio.core.db import Database
+
+    settings = get_settings()
+
+    async def check() -> audit.VerifyResult:
+        database = Database(settings.database_url)
+        try:
+            async with database.session() as session:
+                return await audit.verify(session=session, settings=settings)
+        finally:
+            await database.dispose()
+
+    result = asyncio.run(check())
+    if result.problem is None:
+        typer.echo(
+            f"audit trail intact: {result.sealed} sealed entries "
+            f"(head seq {result.head_seq}, {result.unsealed} awaiting sealing)"
+        )
+        return
+    problem = result.problem
+    entry = f"id {problem.entry_id}" if problem.entry_id is not None else "id unknown"
+    typer.echo(
+        f"audit trail BROKEN at seq {problem.seq} ({entry}): {problem.reason}: {problem.message}; "
+        f"{result.sealed} entries before it check out",
+        err=True,
+    )
+    raise typer.Exit(code=1)
+
+
+users_app = typer.Typer(help="People who sign in.", no_args_is_help=True)
+clients_app = typer.Typer(help="API clients of institutions' systems.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(clients_app, name="clients")
+
+
+def _grants_or_exit(specs: list[str]) -> list[RoleGrant]:
+    from regio.core.errors import DomainError
+    from regio.core.identity.policies import parse_grant_spec
+
+    try:
+        return [parse_grant_spec(spec) for spec in specs]
+    except DomainError as error:
+        typer.echo(error.message("en"), err=True)
+        raise typer.Exit(2) from error
+
+
+@users_app.command("create")
+def users_create(
+    username: str,
+    display_name: str = typer.Option(..., "--display-name", help="Name shown on pages."),
+    role: list[str] = typer.Option([], "--role", help="role or role:scope_kind:scope_id, repeatable."),
+    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+) -> None:
+    """Create a user with an argon2id password and roles (e.g. --role doctor:hospital:7)."""
+    from regio.core.db import Database
+    from regio.core.errors import DomainError
+    from regio.core.identity import service as identity_service
+
+    settings = get_settings()
+    grants = _grants_or_exit(role)
+
+    async def create() -> None:
+        database = Database(settings.database_url)
+        try:
+            async with database.session() as session:
+                await identity_service.create_user(
+                    session=session,
+                    username=username,
+                    password=password,
+                    display_name=display_name,
+                    grants=grants,
+                )
+        finally:
+            await database.dispose()
+
+    try:
+        asyncio.run(create())
+    except DomainError as error:
+        typer.echo(error.message("en"), err=True)
+        raise typer.Exit(1) from error
+    typer.echo(f"created user {username.strip().lower()}")
+
+
+@clients_app.command("create")
+def clients_create(
+    name: str,
+    role: list[str] = typer.Option([], "--role", help="role or role:scope_kind:scope_id, repeatable."),
+) -> None:
+    """Register an institution's system; prints its client id and secret (shown only this once)."""
+    from regio.core.db import Database
+    from regio.core.errors import DomainError
+    from regio.core.identity import service as identity_service
+
+    settings = get_settings()
+    grants = _grants_or_exit(role)
+
+    async def create() -> tuple[str, str]:
+        database = Database(settings.database_url)
+        try:
+            async with database.session() as session:
+                client, secret = await identity_service.create_api_client(
+                    session=session, name=name, grants=grants
+                )
+                return client.client_id, secret
+        finally:
+            await database.dispose()
+
+    try:
+        client_id, secret = asyncio.run(create())
+    except DomainError as error:
+        typer.echo(error.message("en"), err=True)
+        raise typer.Exit(1) from error
+    typer.echo(f"client_id {client_id}")
+    typer.echo(f"client_secret {secret}")
+
+
+def _import_registry(kind: str, file: Path, skip_invalid: bool) -> None:
+    """Reads FILE, imports it through the registry service and prints every bad row."""
+    from regio.care.registry import service as registry_service
+    from regio.core.db import Database
+    from regio.core.errors import DomainError
+
+    settings = get_settings()
+    try:
+        data = file.read_bytes()
+    except OSError as error:
+        typer.echo(f"cannot read {file}: {error.strerror}", err=True)
+        raise typer.Exit(2) from error
+
+    async def run() -> object:
+        database = Database(settings.database_url)
+        try:
+            async with database.session() as session:
+                return await registry_service.import_csv(
+                    session=session,
+                    principal=registry_service.SYSTEM,
+                    kind=kind,
+                    data=data,
+                    skip_invalid=skip_invalid,
+                )
+        finally:
+            await database.dispose()
+
+    try:
+        report = asyncio.run(run())
+    except DomainError as error:
+        typer.echo(f"{error.message('zh')} / {error.message('en')} [{error.code}]", err=True)
+        raise typer.Exit(1) from error
+    from regio.care.registry.importing import ImportReport
+
+    assert isinstance(report, ImportReport)
+    for problem in report.errors:
+        typer.echo(problem.line(), err=True)
+    if report.ignored_columns:
+        typer.echo("ignored columns: " + ", ".join(report.ignored_columns), err=True)
+    typer.echo(report.summary())
+    if report.errors and not skip_invalid:
+        typer.echo("nothing was imported: fix the rows above, or pass --skip-invalid", err=True)
+        raise typer.Exit(1)
+
+
+_SKIP_INVALID = typer.Option(False, "--skip-invalid", help="Import the good rows and report the rest.")
+
+
+def _columns_epilog(kind: str) -> str:
+    from regio.care.registry.importing import columns_help
+
+    # typer's rich help keeps lines apart only when paragraphs are separated by blank lines
+    return "\n\n".join(columns_help(kind).splitlines())
+
+
+@care_import_app.command("hospitals", epilog=_columns_epilog("hospitals"))
+def care_import_hospitals(file: Path, skip_invalid: bool = _SKIP_INVALID) -> None:
+    """Create or update internet hospitals from a CSV file (UTF-8, UTF-8 with BOM, or GB18030).
+
+    By default one bad row means exit 1 and nothing written; re-importing updates by licence number.
+    """
+    _import_registry("hospitals", file, skip_invalid)
+
+
+@care_import_app.command("doctors", epilog=_columns_epilog("doctors"))
+def care_import_doctors(file: Path, skip_invalid: bool = _SKIP_INVALID) -> None:
+    """Create or update doctors and their practice sites from a CSV file (UTF-8 or GB18030).
+
+    By default one bad row means exit 1 and nothing written; re-importing updates by licence number.
+    """
+    _import_registry("doctors", file, skip_invalid)
+
+
+@care_import_app.command("pharmacists", epilog=_columns_epilog("pharmacists"))
+def care_import_pharmacists(file: Path, skip_invalid: bool = _SKIP_INVALID) -> None:
+    """Create or update pharmacists from a CSV file (UTF-8 or GB18030).
+
+    By default one bad row means exit 1 and nothing written; re-importing updates by licence number.
+    """
+    _import_registry("pharmacists", file, skip_invalid)
 
 
 def main() -> None:

@@ -1,0 +1,189 @@
+"""Identity queries; the login counter updates are single conditional statements. Never commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, case, delete, literal, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from regio.core.access import RoleGrant
+from regio.core.db import UTCDateTime
+from regio.core.identity.models import ApiClient, LoginSession, RoleAssignment, User
+
+
+async def user_by_id(session: AsyncSession, user_id: int) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def user_by_username(session: AsyncSession, username: str) -> User | None:
+    result = await session.execute(select(User).where(User.username == username))
+    return result.scalar_one_or_none()
+
+
+async def client_by_client_id(session: AsyncSession, client_id: str) -> ApiClient | None:
+    result = await session.execute(select(ApiClient).where(ApiClient.client_id == client_id))
+    return result.scalar_one_or_none()
+
+
+async def client_by_id(session: AsyncSession, row_id: int) -> ApiClient | None:
+    return await session.get(ApiClient, row_id)
+
+
+async def grants_of_user(session: AsyncSession, user_id: int) -> list[RoleGrant]:
+    result = await session.execute(
+        select(RoleAssignment).where(RoleAssignment.user_id == user_id).order_by(RoleAssignment.id)
+    )
+    return [row.as_grant() for row in result.scalars()]
+
+
+async def grants_of_client(session: AsyncSession, client_row_id: int) -> list[RoleGrant]:
+    result = await session.execute(
+        select(RoleAssignment)
+        .where(RoleAssignment.api_client_id == client_row_id)
+        .order_by(RoleAssignment.id)
+    )
+    return [row.as_grant() for row in result.scalars()]
+
+
+def add_assignment(
+    session: AsyncSession,
+    grant: RoleGrant,
+    *,
+    user_id: int | None = None,
+    api_client_id: int | None = None,
+    granted_by_user_id: int | None = None,
+) -> RoleAssignment:
+    row = RoleAssignment(
+        user_id=user_id,
+        api_client_id=api_client_id,
+        role=grant.role.value,
+        scope_kind=grant.scope_kind.value,
+        scope_id=grant.scope_id,
+        granted_by_user_id=granted_by_user_id,
+    )
+    session.add(row)
+    return row
+
+
+async def remove_assignment(
+    session: AsyncSession, grant: RoleGrant, *, user_id: int | None = None, api_client_id: int | None = None
+) -> bool:
+    holder = (
+        RoleAssignment.user_id == user_id
+        if user_id is not None
+        else RoleAssignment.api_client_id == api_client_id
+    )
+    result = await session.execute(
+        delete(RoleAssignment)
+        .where(
+            holder,
+            RoleAssignment.role == grant.role.value,
+            RoleAssignment.scope_kind == grant.scope_kind.value,
+            RoleAssignment.scope_id == grant.scope_id,
+        )
+        .returning(RoleAssignment.id)
+    )
+    return result.first() is not None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptSlot:
+    """What claiming a sign-in attempt tells the caller: whom to verify, and whether this try locks."""
+
+    user_id: int
+    password_hash: str
+    is_active: bool
+    failures: int
+    locked_until: datetime | None
+
+
+async def claim_login_attempt(
+    session: AsyncSession, *, username: str, now: datetime, max_failures: int, lock: timedelta
+) -> AttemptSlot | None:
+    """Counts this attempt as a failure before the password is checked, in one conditional UPDATE.
+
+    The WHERE refuses a locked account, so however many guesses race, at most max_failures
+    reach the password check per lock period; success resets the counter afterwards.
+    A lapsed lock starts the count afresh. None: unknown username or locked right now.
+    """
+    lapsed = and_(User.locked_until.is_not(None), User.locked_until <= now)
+    new_count = case((lapsed, 1), else_=User.failed_logins + 1)
+    result = await session.execute(
+        update(User)
+        .where(User.username == username, or_(User.locked_until.is_(None), User.locked_until <= now))
+        .values(
+            failed_logins=new_count,
+            locked_until=case((new_count >= max_failures, literal(now + lock, UTCDateTime())), else_=None),
+        )
+        .returning(User.id, User.password_hash, User.is_active, User.failed_logins, User.locked_until)
+        .execution_options(synchronize_session=False)
+    )
+    row = result.first()
+    if row is None:
+        return None
+    return AttemptSlot(
+        user_id=row[0], password_hash=row[1], is_active=row[2], failures=row[3], locked_until=row[4]
+    )
+
+
+async def record_login_success(session: AsyncSession, *, user_id: int, now: datetime) -> None:
+    await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(failed_logins=0, locked_until=None, last_login_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def lock_state(session: AsyncSession, *, username: str) -> datetime | None:
+    result = await session.execute(select(User.locked_until).where(User.username == username))
+    return result.scalar_one_or_none()
+
+
+async def touch_client(session: AsyncSession, *, row_id: int, now: datetime) -> None:
+    await session.execute(
+        update(ApiClient)
+        .where(ApiClient.id == row_id)
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def add_login_session(
+    session: AsyncSession, *, token_hash: str, user_id: int, expires_at: datetime, ip: str, user_agent: str
+) -> LoginSession:
+    row = LoginSession(
+        token_hash=token_hash, user_id=user_id, expires_at=expires_at, ip=ip[:64], user_agent=user_agent[:300]
+    )
+    session.add(row)
+    return row
+
+
+async def live_session_user(session: AsyncSession, *, token_hash: str, now: datetime) -> User | None:
+    """The active user of an unrevoked, unexpired login session, or None."""
+    result = await session.execute(
+        select(User)
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(
+            LoginSession.token_hash == token_hash,
+            LoginSession.revoked_at.is_(None),
+            LoginSession.expires_at > now,
+            User.is_active.is_(True),
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def revoke_session(session: AsyncSession, *, token_hash: str, now: datetime) -> int | None:
+    """Revokes the session; returns its user id, or None when it was not live."""
+    result = await session.execute(
+        update(LoginSession)
+        .where(LoginSession.token_hash == token_hash, LoginSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .returning(LoginSession.user_id)
+        .execution_options(synchronize_session=False)
+    )
+    row = result.first()
+    return None if row is None else int(row[0])

@@ -1,0 +1,179 @@
+"""The demo region: Zhejiang's hospitals, one user per role, and a patient with family members.
+
+Everything here is fictional demo data (names, ID numbers, phones, licence numbers) and is
+refused outside development and test, so a production database never holds a known password.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from regio.care.patients import service as patients_service
+from regio.care.patients.errors import PatientExists, SelfAlreadyRegistered
+from regio.care.patients.models import Relation
+from regio.care.registry import demo as registry_demo
+from regio.care.registry import service as registry_service
+from regio.config import Settings
+from regio.core.access import Principal, Role, RoleGrant, ScopeKind
+from regio.core.errors import DomainError
+from regio.core.identity import passwords
+from regio.core.identity import repository as identity_repository
+from regio.core.identity import service as identity_service
+from regio.core.identity.errors import UsernameTaken
+from regio.core.identity.models import User
+from regio.core.identity.service import principal_for_user
+
+# One shared demo password keeps the printed list short; it is only ever accepted in development.
+DEMO_PASSWORD = "regio-demo-2026"  # noqa: S105 (demo data, refused in production)
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    role: str
+    username: str
+    display_name: str
+
+
+DEMO_USERS: tuple[DemoUser, ...] = (
+    DemoUser("patient", "zhangwei", "张伟"),
+    DemoUser("doctor", "dr_chen", "陈医生"),
+    DemoUser("pharmacist", "pharm_wang", "王药师"),
+    DemoUser("hospital_admin", "hosp_admin", "医院管理员"),
+    DemoUser("health_admin", "zj_health", "浙江省卫健委"),
+    DemoUser("city_officer", "hz_officer", "杭州市应急管理局"),
+    DemoUser("coordinator", "yrd_coord", "长三角协调办"),
+    DemoUser("evaluator", "evaluator", "第三方评估员"),
+    DemoUser("regulator", "regulator", "监管员"),
+    DemoUser("platform_admin", "admin", "平台管理员"),
+)
+
+
+def _check_digit(first17: str) -> str:
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    total = sum(int(digit) * weight for digit, weight in zip(first17, weights, strict=True))
+    return "10X98765432"[total % 11]
+
+
+def demo_id_number(area: str, born: date, sequence: str) -> str:
+    """A well-formed GB 11643 number for a fictional person (valid check digit, made-up sequence)."""
+    first17 = f"{area}{born:%Y%m%d}{sequence}"
+    return first17 + _check_digit(first17)
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    name: str
+    id_number: str
+    phone: str
+    relation: Relation
+
+
+def demo_family(today: date) -> tuple[DemoPerson, ...]:
+    """张伟 himself, his mother (elderly) and his daughter (under 6, so a guardian must be present)."""
+    child_born = date(today.year - 4, 6, 1)
+    return (
+        DemoPerson("张伟", demo_id_number("330106", date(1986, 3, 15), "123"), "13800138000", Relation.self_),
+        DemoPerson(
+            "李秀英", demo_id_number("330102", date(1952, 9, 9), "024"), "13900139000", Relation.parent
+        ),
+        DemoPerson("张小宝", demo_id_number("330106", child_born, "042"), "13800138000", Relation.child),
+    )
+
+
+def _grants(role: str, registry: registry_demo.DemoRegistry) -> list[RoleGrant]:
+    hospital = str(registry.first_hospital_id)
+    by_role = {
+        "patient": RoleGrant(Role.patient, ScopeKind.platform, ""),
+        "doctor": RoleGrant(Role.doctor, ScopeKind.hospital, hospital),
+        "pharmacist": RoleGrant(Role.pharmacist, ScopeKind.hospital, hospital),
+        "hospital_admin": RoleGrant(Role.hospital_admin, ScopeKind.hospital, hospital),
+        "health_admin": RoleGrant(Role.health_admin, ScopeKind.region, registry.province_adcode),
+        "city_officer": RoleGrant(Role.city_officer, ScopeKind.jurisdiction, "330100"),
+        "coordinator": RoleGrant(Role.coordinator, ScopeKind.coordination_body, "yangtze-river-delta"),
+        "evaluator": RoleGrant(Role.evaluator, ScopeKind.platform, ""),
+        "regulator": RoleGrant(Role.regulator, ScopeKind.platform, ""),
+        "platform_admin": RoleGrant(Role.platform_admin, ScopeKind.platform, ""),
+    }
+    return [by_role[role]]
+
+
+async def load(*, session: AsyncSession, settings: Settings) -> list[DemoUser]:
+    """Loads the demo region; running it again changes nothing and prints the same logins."""
+    if settings.environment not in ("development", "test"):
+        raise RuntimeError("demo data is refused when REGIO_ENVIRONMENT is not development or test")
+    registry = await registry_demo.load_demo(session=session)
+    password_hash = await passwords.hash_password(DEMO_PASSWORD)
+    for demo_user in DEMO_USERS:
+        try:
+            await identity_service.create_user_with_hash(
+                session=session,
+                username=demo_user.username,
+                password_hash=password_hash,
+                display_name=demo_user.display_name,
+                grants=_grants(demo_user.role, registry),
+            )
+        except UsernameTaken:
+            pass  # loaded on an earlier run
+    # A refused insert rolled back and expired what the session held: read the users afresh.
+    users: dict[str, User] = {}
+    for demo_user in DEMO_USERS:
+        found = await identity_repository.user_by_username(session, demo_user.username)
+        assert found is not None
+        users[demo_user.role] = found
+    admin = await principal_for_user(session, users["platform_admin"])
+    patient = await principal_for_user(session, users["patient"])
+    await session.commit()
+    await _link_staff(session, registry, users, admin)
+    await _register_family(session, settings, patient)
+    return list(DEMO_USERS)
+
+
+async def _link_staff(
+    session: AsyncSession, registry: registry_demo.DemoRegistry, users: dict[str, User], admin: Principal
+) -> None:
+    """Gives the demo doctor and pharmacist accounts their registry records at the first hospital."""
+    hospital = registry.first_hospital_id
+    doctor_user_id, pharmacist_user_id = users["doctor"].id, users["pharmacist"].id  # before any rollback
+    try:
+        await registry_service.link_doctor_user(
+            session=session,
+            principal=admin,
+            doctor_id=registry.doctor_id_by_hospital[hospital],
+            user_id=doctor_user_id,
+        )
+    except DomainError:
+        pass  # linked on an earlier run
+    try:
+        await registry_service.link_pharmacist_user(
+            session=session,
+            principal=admin,
+            pharmacist_id=registry.pharmacist_id_by_hospital[hospital],
+            user_id=pharmacist_user_id,
+        )
+    except DomainError:
+        pass
+
+
+async def _register_family(session: AsyncSession, settings: Settings, principal: Principal) -> None:
+    """Registers 张伟, then binds his mother and his small daughter to his account."""
+    for person in demo_family(registry_service.today()):
+        try:
+            await patients_service.register_patient(
+                session=session,
+                settings=settings,
+                principal=principal,
+                name=person.name,
+                id_number=person.id_number,
+                phone=person.phone,
+                relation=person.relation,
+            )
+        except (PatientExists, SelfAlreadyRegistered):
+            pass  # registered on an earlier run
+
+
+def login_lines(users: list[DemoUser]) -> list[str]:
+    """One line per user: role, username, password, separated by spaces."""
+    return [f"{user.role} {user.username} {DEMO_PASSWORD}" for user in users]

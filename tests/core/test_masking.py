@@ -1,0 +1,83 @@
+"""Masked identity numbers and phones, in values, free text and log records."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from regio.core.masking import MaskingLogFilter, install_log_masking, mask_id_number, mask_phone, mask_text
+
+
+def test_an_identity_number_shows_its_first_six_and_last_four() -> None:
+    assert mask_id_number("330106199001011234") == "330106********1234"
+    assert mask_id_number("11010519491231002X") == "110105********002X"
+
+
+def test_a_phone_shows_its_first_three_and_last_four() -> None:
+    assert mask_phone("13812345678") == "138****5678"
+    assert mask_phone("+8613812345678") == "138****5678"
+
+
+@pytest.mark.parametrize("value", ["12345", "3301061990010112345", "abc"])
+def test_an_unexpected_shape_is_masked_completely(value: str) -> None:
+    assert set(mask_id_number(value)) == {"*"}
+    assert set(mask_phone(value)) == {"*"}
+
+
+def test_empty_values_stay_empty() -> None:
+    assert mask_id_number(None) == ""
+    assert mask_phone("") == ""
+
+
+def test_numbers_inside_free_text_are_masked() -> None:
+    text = "patient 330106199001011234 phone 13812345678, call +86 13987654321; order 202401011234567890123"
+    masked = mask_text(text)
+    assert "330106199001011234" not in masked
+    assert "330106********1234" in masked
+    assert "138****5678" in masked
+    assert "139****4321" in masked
+    assert "13987654321" not in masked
+    # a longer run of digits is not a number of either kind and stays as it is
+    assert "202401011234567890123" in masked
+
+
+def test_a_lowercase_x_number_in_text_is_masked() -> None:
+    assert mask_text("id=11010519491231002x.") == "id=110105********002x."
+
+
+def test_log_records_are_masked_including_their_arguments_and_exceptions() -> None:
+    records: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(self.format(record))
+
+    logger = logging.getLogger("regio.test.masking")
+    logger.propagate = False
+    handler = Collect()
+    logger.addHandler(handler)
+    install_log_masking()
+    install_log_masking()  # a second install must not mask twice or fail
+    try:
+        logger.warning("registering %s with %s", "330106199001011234", "13812345678")
+        try:
+            raise ValueError("bad number 330106199001011234")
+        except ValueError:
+            logger.exception("failed")
+    finally:
+        logger.removeHandler(handler)
+    joined = "\n".join(records)
+    assert "330106199001011234" not in joined
+    assert "13812345678" not in joined
+    assert "330106********1234" in joined
+    assert "138****5678" in joined
+
+
+def test_the_handler_filter_masks_and_never_drops_a_record() -> None:
+    plain = logging.LogRecord("x", logging.INFO, __file__, 1, "plain message", None, None)
+    assert MaskingLogFilter().filter(plain) is True
+    assert plain.getMessage() == "plain message"
+    secret = logging.LogRecord("x", logging.INFO, __file__, 1, "phone %s", ("13812345678",), None)
+    assert MaskingLogFilter().filter(secret) is True
+    assert secret.getMessage() == "phone 138****5678"
