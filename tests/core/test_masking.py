@@ -81,3 +81,25 @@ def test_the_handler_filter_masks_and_never_drops_a_record() -> None:
     secret = logging.LogRecord("x", logging.INFO, __file__, 1, "phone %s", ("13812345678",), None)
     assert MaskingLogFilter().filter(secret) is True
     assert secret.getMessage() == "phone 138****5678"
+
+
+def test_an_access_log_line_keeps_its_arguments_for_the_server_formatter() -> None:
+    # uvicorn's access formatter unpacks five arguments; a masked path must not collapse them
+    from uvicorn.logging import AccessFormatter
+
+    from regio.core.masking import MaskingLogFilter
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/api/care/patients/13812345678", "1.1", 404),
+        None,
+    )
+    MaskingLogFilter().filter(record)
+    assert isinstance(record.args, tuple) and len(record.args) == 5
+    line = AccessFormatter("%(message)s", use_colors=False).format(record)
+    assert "13812345678" not in line
+    assert "138****5678" in line and "404" in line

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from regio.core import audit
-from regio.core.deps import CurrentPrincipal, SessionDep
+from regio.core.deps import MAX_ID, CurrentPrincipal, SessionDep
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 
@@ -47,10 +47,12 @@ async def list_audit_entries(
     principal: CurrentPrincipal,
     object_type: str | None = Query(default=None, max_length=60),
     object_id: str | None = Query(default=None, max_length=100),
-    actor_user_id: int | None = Query(default=None, ge=1),
+    actor_user_id: int | None = Query(default=None, ge=1, le=MAX_ID),
     actor_username: str | None = Query(default=None, max_length=150),
     action: str | None = Query(default=None, max_length=100),
-    before_id: int | None = Query(default=None, ge=1, description="Only entries older than this id."),
+    before_id: int | None = Query(
+        default=None, ge=1, le=MAX_ID, description="Only entries older than this id."
+    ),
     limit: int = Query(default=50, ge=1, le=200),
 ) -> AuditPage:
     """Audit entries, newest first, filtered by object, actor or action."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from regio.config import Settings
@@ -72,6 +72,10 @@ def public_route() -> None:
     """Marks a route as deliberately open to visitors; the architecture test looks for it."""
 
 
+# Ids are 64-bit on both engines; a larger number in a URL is a bad request, not a driver overflow.
+MAX_ID = 2**63 - 1
+RecordId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 OptionalPrincipal = Annotated[Principal, Depends(optional_principal)]
 Public = Depends(public_route)
@@ -79,12 +83,14 @@ IdempotencyKeyHeader = Annotated[str | None, Header(alias="Idempotency-Key", max
 
 __all__ = [
     "ANONYMOUS",
+    "MAX_ID",
     "CurrentPrincipal",
     "DatabaseDep",
     "IdempotencyKeyHeader",
     "Language",
     "OptionalPrincipal",
     "Public",
+    "RecordId",
     "SessionDep",
     "SettingsDep",
 ]

@@ -48,10 +48,32 @@ def mask_text(text: str) -> str:
     return _PHONE_IN_TEXT.sub(lambda match: mask_phone(match.group(2)), text)
 
 
+def _mask_arg(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = str(value)
+        masked = mask_text(text)
+        return value if masked == text else masked
+    return value
+
+
 def _mask_record(record: logging.LogRecord) -> None:
-    message = record.getMessage()
+    # Mask the arguments one by one, keeping their shape: formatters such as uvicorn's
+    # access log unpack record.args and break if it is collapsed into the message.
+    if isinstance(record.msg, str):
+        record.msg = mask_text(record.msg)
+    if isinstance(record.args, tuple):
+        record.args = tuple(_mask_arg(arg) for arg in record.args)
+    elif isinstance(record.args, dict):
+        record.args = {key: _mask_arg(arg) for key, arg in record.args.items()}
+    try:
+        message = record.getMessage()
+    except (TypeError, ValueError):
+        return  # a malformed record; logging reports it itself
     masked = mask_text(message)
     if masked != message:
+        # a number formed only by joining the pieces (e.g. an int formatted with %s)
         record.msg = masked
         record.args = None
     if record.exc_info and not record.exc_text:

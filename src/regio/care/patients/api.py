@@ -15,7 +15,7 @@ from regio.care.patients.schemas import (
     PatientListOut,
     RevealOut,
 )
-from regio.core.deps import CurrentPrincipal, SessionDep, SettingsDep
+from regio.core.deps import CurrentPrincipal, RecordId, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/api/care/patients", tags=["patients"])
 
@@ -66,24 +66,28 @@ async def request_binding(
 
 
 @router.post("/bindings/{binding_id}/accept", response_model=BindingOut)
-async def accept_binding(binding_id: int, session: SessionDep, principal: CurrentPrincipal) -> BindingOut:
+async def accept_binding(
+    binding_id: RecordId, session: SessionDep, principal: CurrentPrincipal
+) -> BindingOut:
     return await service.accept_binding(session=session, principal=principal, binding_id=binding_id)
 
 
 @router.post("/bindings/{binding_id}/decline", response_model=BindingOut)
-async def decline_binding(binding_id: int, session: SessionDep, principal: CurrentPrincipal) -> BindingOut:
+async def decline_binding(
+    binding_id: RecordId, session: SessionDep, principal: CurrentPrincipal
+) -> BindingOut:
     return await service.decline_binding(session=session, principal=principal, binding_id=binding_id)
 
 
 @router.delete("/bindings/{binding_id}", response_model=BindingOut)
-async def end_binding(binding_id: int, session: SessionDep, principal: CurrentPrincipal) -> BindingOut:
+async def end_binding(binding_id: RecordId, session: SessionDep, principal: CurrentPrincipal) -> BindingOut:
     """Unbind (the row is kept, status ended) or withdraw a pending request."""
     return await service.end_binding(session=session, principal=principal, binding_id=binding_id)
 
 
 @router.get("/{patient_id}", response_model=BoundPatientOut)
 async def get_patient(
-    patient_id: int, session: SessionDep, settings: SettingsDep, principal: CurrentPrincipal
+    patient_id: RecordId, session: SessionDep, settings: SettingsDep, principal: CurrentPrincipal
 ) -> BoundPatientOut:
     return await service.get_patient(
         session=session, settings=settings, principal=principal, patient_id=patient_id
@@ -92,7 +96,7 @@ async def get_patient(
 
 @router.post("/{patient_id}/reveal", response_model=RevealOut)
 async def reveal_patient(
-    patient_id: int,
+    patient_id: RecordId,
     response: Response,
     session: SessionDep,
     settings: SettingsDep,

@@ -12,7 +12,7 @@ from regio.care.patients import service
 from regio.care.patients.errors import InvalidIdNumber, InvalidName, InvalidPhone, PatientExists
 from regio.care.patients.models import Relation
 from regio.care.patients.schemas import BindingRequestsOut, BoundPatientOut
-from regio.core.deps import CurrentPrincipal, SessionDep, SettingsDep
+from regio.core.deps import CurrentPrincipal, RecordId, SessionDep, SettingsDep
 from regio.core.errors import DomainError, Forbidden
 from regio.core.identity.csrf import CsrfForm
 from regio.core.templating import render
@@ -182,26 +182,30 @@ async def request_binding_submit(
 
 
 @router.post("/me/bindings/{binding_id}/accept", dependencies=[CsrfForm])
-async def accept_submit(binding_id: int, session: SessionDep, principal: CurrentPrincipal) -> Response:
+async def accept_submit(binding_id: RecordId, session: SessionDep, principal: CurrentPrincipal) -> Response:
     await service.accept_binding(session=session, principal=principal, binding_id=binding_id)
     return RedirectResponse("/me?notice=accepted", status_code=303)
 
 
 @router.post("/me/bindings/{binding_id}/decline", dependencies=[CsrfForm])
-async def decline_submit(binding_id: int, session: SessionDep, principal: CurrentPrincipal) -> Response:
+async def decline_submit(binding_id: RecordId, session: SessionDep, principal: CurrentPrincipal) -> Response:
     await service.decline_binding(session=session, principal=principal, binding_id=binding_id)
     return RedirectResponse("/me?notice=declined", status_code=303)
 
 
 @router.post("/me/bindings/{binding_id}/end", dependencies=[CsrfForm])
-async def end_submit(binding_id: int, session: SessionDep, principal: CurrentPrincipal) -> Response:
+async def end_submit(binding_id: RecordId, session: SessionDep, principal: CurrentPrincipal) -> Response:
     await service.end_binding(session=session, principal=principal, binding_id=binding_id)
     return RedirectResponse("/me?notice=ended", status_code=303)
 
 
 @router.post("/me/patients/{patient_id}/reveal", dependencies=[CsrfForm])
 async def reveal_submit(
-    request: Request, patient_id: int, session: SessionDep, settings: SettingsDep, principal: CurrentPrincipal
+    request: Request,
+    patient_id: RecordId,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentPrincipal,
 ) -> Response:
     revealed = await service.reveal_patient(
         session=session, settings=settings, principal=principal, patient_id=patient_id
