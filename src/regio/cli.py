@@ -38,7 +38,8 @@ def upgrade_database(database_url: str | None = None) -> None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.attributes["database_url"] = url
-    command.upgrade(config, "head")
+    # "heads": subdomains may add independent migration branches off the same base
+    command.upgrade(config, "heads")
 
 
 @db_app.command("upgrade")
