@@ -13,6 +13,8 @@ from regio.core.access import RoleGrant
 app = typer.Typer(
     help="Regio: regional internet hospital and cross-jurisdiction risk platform.",
     no_args_is_help=True,
+    # plain help text: rich markup would turn grant specs such as doctor:hospital:7 into emoji
+    rich_markup_mode=None,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
