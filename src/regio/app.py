@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from regio import __version__
 from regio.config import Settings, get_settings
-from regio.core import worker
+from regio.core import apidocs, worker
 from regio.core.context import RequestContext, current_request
 from regio.core.db import Database
 from regio.core.errors import (
@@ -157,6 +157,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         version=__version__,
         description="Regio Care (regional internet hospital) and Regio Risk (cross-jurisdiction risk coordination).",
         lifespan=lifespan,
+        docs_url=None,  # served by core.apidocs from packaged assets, not a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     if database is not None:
@@ -200,6 +202,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         return response
 
     install_error_handlers(app)
+    apidocs.mount_assets(app)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _include_routers(app)
     return app
@@ -218,6 +221,7 @@ def _include_routers(app: FastAPI) -> None:
 
     for module in (
         health,
+        apidocs,
         audit_api,
         identity_api,
         identity_pages,

@@ -23,3 +23,13 @@ async def test_healthz_answers_with_the_database_dialect(client: httpx.AsyncClie
     response = await client.get("/healthz")
     assert response.status_code == 200
     assert response.json()["database"] == backend
+
+
+async def test_the_api_reference_is_served_without_any_outside_host(client: httpx.AsyncClient) -> None:
+    page = await client.get("/docs")
+    assert page.status_code == 200
+    assert "/static/swagger-ui/swagger-ui-bundle.js" in page.text
+    assert "cdn" not in page.text.lower()
+    script = await client.get("/static/swagger-ui/swagger-ui-bundle.js")
+    assert script.status_code == 200 and len(script.content) > 100_000
+    assert (await client.get("/openapi.json")).json()["info"]["title"] == "Regio"
