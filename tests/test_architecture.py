@@ -12,6 +12,7 @@ from fastapi.routing import iter_route_contexts
 from regio.app import create_app
 from regio.config import Settings
 from regio.core.deps import current_principal, public_route
+from regio.core.identity.csrf import verify_csrf_form
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "regio"
 
@@ -167,3 +168,29 @@ def test_every_route_is_authenticated_unless_it_opts_out(routes: list[Any]) -> N
 
 def test_the_route_listing_sees_included_routers(routes: list[Any]) -> None:
     assert any(route.path == "/healthz" for route in routes)
+
+
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def test_every_page_form_handler_checks_the_csrf_token(routes: list[Any]) -> None:
+    # Pages are protected by default: any unsafe route outside /api/ (which checks the header
+    # for cookie sessions itself) must depend on CsrfForm, in every router the app includes.
+    unchecked = [
+        (sorted(route.methods & UNSAFE_METHODS), route.path)
+        for route in routes
+        if (getattr(route, "methods", None) or set()) & UNSAFE_METHODS
+        and not route.path.startswith("/api/")
+        and verify_csrf_form not in _dependency_calls(route.dependant)
+    ]
+    assert unchecked == []
+
+
+def test_the_csrf_check_sees_the_page_form_routes(routes: list[Any]) -> None:
+    checked = {
+        route.path
+        for route in routes
+        if (getattr(route, "methods", None) or set()) & UNSAFE_METHODS
+        and verify_csrf_form in _dependency_calls(route.dependant)
+    }
+    assert {"/login", "/logout", "/signup"} <= checked

@@ -40,3 +40,38 @@ def test_audit_append_benchmark_runs_on_postgresql_too() -> None:
         url = url.replace("postgresql://", "postgresql+asyncpg://", 1).replace("+psycopg", "+asyncpg")
     out = run_quick("audit_append.py", "--postgres", url)
     assert "backend: postgresql" in out and "ratio record()/baseline:" in out
+
+
+def test_hazard_matching_benchmark_prints_rates_ratios_and_memory_as_its_last_line() -> None:
+    import json
+
+    out = run_quick("hazard_matching.py")
+    result = json.loads(out.strip().splitlines()[-1])
+    assert set(result["regio_qps"]) == {"point", "circle", "polygon"}
+    assert all(rate > 0 for rate in result["regio_qps"].values())
+    assert all(ratio > 0 for ratio in result["regio_over_bare"].values())
+    assert result["memory_mib"] < 512
+    # PostGIS is optional on a developer's machine; when it ran, its ratios are there too
+    assert (result["postgis_qps"] is None) == (result["regio_over_postgis"] is None)
+
+
+def test_booking_stampede_benchmark_never_overbooks_and_prints_its_figures() -> None:
+    import json
+
+    out = run_quick("booking_stampede.py")
+    figures = json.loads(out.strip().splitlines()[-1])
+    expected = {
+        "db",
+        "attempts",
+        "successes",
+        "capacity",
+        "overbooked",
+        "stampede_s",
+        "rps",
+        "p50_ms",
+        "p99_ms",
+    }
+    assert expected | {"baseline_rps", "ratio"} <= set(figures)
+    assert figures["db"] == "sqlite" and figures["overbooked"] == 0
+    assert figures["successes"] == figures["capacity"] and figures["unexpected_statuses"] == 0
+    assert figures["baseline_rps"] > 0 and figures["ratio"] > 0

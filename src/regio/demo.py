@@ -7,10 +7,12 @@ refused outside development and test, so a production database never holds a kno
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from regio.care.booking import service as booking_service
+from regio.care.booking.schemas import TemplateIn
 from regio.care.patients import service as patients_service
 from regio.care.patients.errors import PatientExists, SelfAlreadyRegistered
 from regio.care.patients.models import Relation
@@ -25,6 +27,7 @@ from regio.core.identity import service as identity_service
 from regio.core.identity.errors import UsernameTaken
 from regio.core.identity.models import User
 from regio.core.identity.service import principal_for_user
+from regio.core.sms import MemorySmsGateway
 
 # One shared demo password keeps the printed list short; it is only ever accepted in development.
 DEMO_PASSWORD = "regio-demo-2026"  # noqa: S105 (demo data, refused in production)
@@ -128,7 +131,25 @@ async def load(*, session: AsyncSession, settings: Settings) -> list[DemoUser]:
     await session.commit()
     await _link_staff(session, registry, users, admin)
     await _register_family(session, settings, patient)
+    await _load_rosters(session, settings, registry)
+    await _load_geography(session)
     return list(DEMO_USERS)
+
+
+# The Yangtze River Delta's boundaries take seconds; `regio risk geography load` loads all of China.
+DEMO_PROVINCES = ("31", "32", "33", "34")
+
+
+async def _load_geography(session: AsyncSession) -> None:
+    """Shanghai, Jiangsu, Zhejiang and Anhui with their borders, and the coordination bodies."""
+    import asyncio
+
+    from regio.risk.geography import loader
+    from regio.risk.geography import service as geography_service
+
+    bundle = await asyncio.to_thread(loader.load_bundle, DEMO_PROVINCES)
+    await geography_service.load_geography(session=session, principal=geography_service.SYSTEM, bundle=bundle)
+    await geography_service.seed_bodies(session=session, principal=geography_service.SYSTEM)
 
 
 async def _link_staff(
@@ -158,10 +179,15 @@ async def _link_staff(
 
 
 async def _register_family(session: AsyncSession, settings: Settings, principal: Principal) -> None:
-    """Registers 张伟, then binds his mother and his small daughter to his account."""
+    """Registers 张伟, then binds his mother and his small daughter to his account.
+
+    An adult is bound only with her consent: the code goes to his mother's phone (here a gateway in
+    memory) and is confirmed, as when she reads it out to him.
+    """
+    phone = MemorySmsGateway()
     for person in demo_family(registry_service.today()):
         try:
-            await patients_service.register_patient(
+            answer = await patients_service.register_patient(
                 session=session,
                 settings=settings,
                 principal=principal,
@@ -169,9 +195,57 @@ async def _register_family(session: AsyncSession, settings: Settings, principal:
                 id_number=person.id_number,
                 phone=person.phone,
                 relation=person.relation,
+                sms=phone,
             )
         except (PatientExists, SelfAlreadyRegistered):
-            pass  # registered on an earlier run
+            continue  # registered on an earlier run
+        code = phone.last_code(person.phone)
+        if answer.consent is not None and code is not None:
+            await patients_service.confirm_code(
+                session=session,
+                settings=settings,
+                principal=principal,
+                claim_id=answer.consent.claim_id,
+                code=code,
+            )
+
+
+async def _load_rosters(
+    session: AsyncSession, settings: Settings, registry: registry_demo.DemoRegistry
+) -> None:
+    """A weekly roster for each listed hospital's demo doctor, made into bookable slots for 7 days.
+
+    Mornings 08:00–12:00 every day, 30-minute slots of 2 places, text or video; run again, it adds nothing.
+    """
+    for hospital_id, doctor_id in registry.doctor_id_by_hospital.items():
+        if await booking_service.list_templates(
+            session=session, principal=booking_service.SYSTEM, hospital_id=hospital_id
+        ):
+            continue
+        doctor = await registry_service.require_may_consult_online(session=session, doctor_id=doctor_id)
+        site = next((s for s in doctor.sites if s.hospital_id == hospital_id), None)
+        if site is None:
+            continue
+        for weekday in range(7):
+            await booking_service.create_template(
+                session=session,
+                principal=booking_service.SYSTEM,
+                data=TemplateIn(
+                    hospital_id=hospital_id,
+                    department_code=site.department_code,
+                    doctor_id=doctor_id,
+                    weekday=weekday,
+                    start_time=time(8),
+                    end_time=time(12),
+                    modes=["text", "video"],
+                    slot_minutes=30,
+                    capacity_per_slot=2,
+                    fee_fen=2000,
+                ),
+            )
+    await booking_service.materialise(
+        session=session, settings=settings, principal=booking_service.SYSTEM, days=7
+    )
 
 
 def login_lines(users: list[DemoUser]) -> list[str]:

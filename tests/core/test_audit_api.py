@@ -1,4 +1,4 @@
-"""Reading the audit trail (GET /api/audit/entries): oversight roles only, and each read is audited."""
+"""Reading the audit trail (GET /api/audit/entries): platform-wide oversight only, and each read is audited."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from regio.core.audit import AuditEntry
 from regio.core.db import Database
 from regio.core.deps import current_principal
 
-READERS = {Role.regulator, Role.platform_admin, Role.health_admin}
+READERS = {Role.regulator, Role.platform_admin}
 
 
 def person(
@@ -27,8 +27,27 @@ def person(
 
 
 @pytest.mark.parametrize("role", list(Role))
-def test_only_oversight_roles_may_read_the_trail(role: Role) -> None:
+def test_only_platform_wide_oversight_roles_may_read_the_trail(role: Role) -> None:
     assert audit.may_read_trail(person(role)) is (role in READERS)
+
+
+# Every role in every kind of scope narrower than the platform: none reads the trail, because
+# entries do not carry a region yet and a regional reader would see every region's.
+@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize(
+    "scope",
+    [
+        (ScopeKind.region, "330000"),
+        (ScopeKind.hospital, "7"),
+        (ScopeKind.jurisdiction, "330100"),
+        (ScopeKind.coordination_body, "1"),
+        (ScopeKind.platform, "330000"),
+    ],
+)
+def test_a_role_held_in_a_narrower_scope_never_reads_the_trail(
+    role: Role, scope: tuple[ScopeKind, str]
+) -> None:
+    assert audit.may_read_trail(person(role, scope=scope)) is False
 
 
 def test_reading_the_trail_is_denied_by_default() -> None:
@@ -36,8 +55,18 @@ def test_reading_the_trail_is_denied_by_default() -> None:
     assert audit.may_read_trail(Principal(user_id=1, username="nobody")) is False
 
 
-def test_a_reader_role_held_in_a_narrower_scope_still_counts() -> None:
-    assert audit.may_read_trail(person(Role.health_admin, scope=(ScopeKind.region, "330000")))
+def test_a_regional_reader_gains_nothing_from_a_second_regional_role() -> None:
+    regional = Principal(
+        user_id=5,
+        username="regional",
+        grants=frozenset(
+            {
+                RoleGrant(Role.regulator, ScopeKind.region, "330000"),
+                RoleGrant(Role.health_admin, ScopeKind.region, "330000"),
+            }
+        ),
+    )
+    assert audit.may_read_trail(regional) is False
 
 
 def test_an_institution_system_with_a_regulator_grant_may_read() -> None:
@@ -101,6 +130,19 @@ async def test_every_other_role_is_refused_and_the_attempt_is_audited(
     [attempt] = await all_entries(db)
     assert (attempt.action, attempt.actor_user_id) == ("audit.read_denied", 55)
     assert attempt.details == {"filters": {"object_type": "patient"}}
+
+
+@pytest.mark.parametrize("role", [Role.regulator, Role.health_admin])
+async def test_a_region_scoped_reader_is_refused_403_and_the_attempt_is_audited(
+    api: FastAPI, client: httpx.AsyncClient, db: Database, role: Role
+) -> None:
+    await seed(db)
+    act_as(api, person(role, user_id=66, scope=(ScopeKind.region, "330000")))
+    response = await get(client)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "forbidden"
+    attempt = (await all_entries(db))[-1]
+    assert (attempt.action, attempt.actor_user_id) == ("audit.read_denied", 66)
 
 
 async def test_without_a_sign_in_the_trail_answers_401(api: FastAPI, client: httpx.AsyncClient) -> None:

@@ -33,3 +33,30 @@ async def test_the_api_reference_is_served_without_any_outside_host(client: http
     script = await client.get("/static/swagger-ui/swagger-ui-bundle.js")
     assert script.status_code == 200 and len(script.content) > 100_000
     assert (await client.get("/openapi.json")).json()["info"]["title"] == "Regio"
+
+
+async def test_a_json_body_that_is_not_utf8_is_400_malformed_body_in_both_languages(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post(
+        "/api/auth/token",
+        content=b'{"username": "\xff", "password": "secret-secret"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "malformed_body"
+    assert error["message_en"].startswith("The request body could not be read")
+    assert error["message_zh"].startswith("无法解析请求内容")
+
+
+async def test_a_visitor_sent_to_sign_in_comes_back_to_the_page_and_query_asked_for(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/account?tab=roles&x=a b", headers={"Accept": "text/html"})
+    assert response.status_code == 303
+    location = response.headers["location"]
+    assert location == "/login?next=%2Faccount%3Ftab%3Droles%26x%3Da%2520b"
+    # The sign-in page hands the decoded target to its form, query intact.
+    page = await client.get(location, headers={"Accept": "text/html"})
+    assert 'value="/account?tab=roles&amp;x=a%20b"' in page.text

@@ -103,3 +103,49 @@ def test_an_access_log_line_keeps_its_arguments_for_the_server_formatter() -> No
     line = AccessFormatter("%(message)s", use_colors=False).format(record)
     assert "13812345678" not in line
     assert "138****5678" in line and "404" in line
+
+
+def _collected(logger_name: str) -> tuple[logging.Logger, list[str], logging.Handler]:
+    records: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(self.format(record))
+
+    logger = logging.getLogger(logger_name)
+    logger.propagate = False
+    handler = Collect()
+    logger.addHandler(handler)
+    return logger, records, handler
+
+
+def test_a_phone_given_as_an_int_to_a_percent_d_format_is_masked_and_the_line_still_logs() -> None:
+    install_log_masking()
+    logger, records, handler = _collected("regio.test.masking.ints")
+    try:
+        logger.warning("calling %d for patient %d", 13812345678, 42)
+    finally:
+        logger.removeHandler(handler)
+    assert records == ["calling 138****5678 for patient 42"]
+
+
+def test_an_int_argument_that_is_not_a_number_to_hide_stays_an_int() -> None:
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "slot %d of %05d", (3, 42), None)
+    MaskingLogFilter().filter(record)
+    assert record.args == (3, 42)
+    assert record.getMessage() == "slot 3 of 00042"
+
+
+def test_an_access_log_record_keeps_its_tuple_even_when_a_number_appears_only_once_joined() -> None:
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/api/x/1381234", "1.1", 200),
+        None,
+    )
+    MaskingLogFilter().filter(record)
+    assert isinstance(record.args, tuple) and len(record.args) == 5
+    assert record.args[4] == 200

@@ -50,10 +50,11 @@ class Principal:
     grants: frozenset[RoleGrant] = field(default_factory=frozenset)
     client_id: int | None = None  # set when an institution's system, not a person, is calling
     display_name: str = ""
+    system: bool = False  # the platform itself (SYSTEM below); never set from a request
 
     @property
     def is_authenticated(self) -> bool:
-        return self.user_id is not None or self.client_id is not None
+        return self.user_id is not None or self.client_id is not None or self.system
 
     @property
     def is_person(self) -> bool:
@@ -85,6 +86,19 @@ class Principal:
 
 
 ANONYMOUS = Principal(user_id=None, username="anonymous")
+
+# The platform acting on its own: CLI imports, demo loading, background jobs, and the actor of
+# changes no signed-in person made (a self-service sign-up). It holds platform_admin so that the
+# services' ordinary policies let it do what an operator at the server's console may do, and
+# `system=True` makes it authenticated without pretending to be a user or an API client (their
+# ids would point at rows that do not exist). Only code builds it; no request can act as it.
+SYSTEM = Principal(
+    user_id=None,
+    username="system",
+    grants=frozenset({RoleGrant(Role.platform_admin)}),
+    display_name="Regio system",
+    system=True,
+)
 
 
 def require(allowed: bool, **details: object) -> None:

@@ -20,10 +20,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
-from enum import Enum
 from typing import Any
-from uuid import UUID
 
 from sqlalchemy import JSON, BigInteger, Index, String, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +30,7 @@ from regio.config import Settings
 from regio.core.access import Principal, Role, ScopeKind, require
 from regio.core.context import current_request
 from regio.core.db import Base, BigId, Database, UTCDateTime, transaction, utcnow
+from regio.core.jsonable import lenient_json_default
 from regio.core.masking import mask_text
 
 log = logging.getLogger("regio.audit")
@@ -43,8 +41,10 @@ CANONICAL_VERSION = 1
 _SEALER_LOCK_KEY = 0x5245_4749_4F41  # "REGIOA"
 _VERIFY_PAGE = 2000
 
-# Who may read the trail: oversight and the people who run the platform or the region.
-AUDIT_READERS = frozenset({Role.regulator, Role.platform_admin, Role.health_admin})
+# Who may read the trail: platform-wide oversight and the people who run the platform. A role
+# held in a region does not qualify: entries do not carry a region yet, so a regional reader
+# would see every region's trail.
+AUDIT_READERS = frozenset({Role.regulator, Role.platform_admin})
 
 
 class AuditEntry(Base):
@@ -95,18 +95,6 @@ class SealRefused(RuntimeError):
 # --- append -----------------------------------------------------------------------------------
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, Decimal | UUID):
-        return str(value)
-    if isinstance(value, set | frozenset | tuple):
-        return sorted(value, key=str)
-    return str(value)
-
-
 def _scrub(value: Any) -> Any:
     """Masks ID numbers and phones a caller let slip into details; callers should pass masked values."""
     if isinstance(value, str):
@@ -120,7 +108,9 @@ def _scrub(value: Any) -> Any:
 
 def _normalise_details(details: dict[str, Any] | None) -> dict[str, Any]:
     # Round-trip through JSON now, so the sealer hashes exactly what the database hands back.
-    plain = json.loads(json.dumps(details or {}, default=_json_default, ensure_ascii=False, allow_nan=False))
+    plain = json.loads(
+        json.dumps(details or {}, default=lenient_json_default, ensure_ascii=False, allow_nan=False)
+    )
     scrubbed: dict[str, Any] = _scrub(plain)
     return scrubbed
 
@@ -472,8 +462,10 @@ def _forged(checkpoint: AuditCheckpoint, *, entry_id: int | None) -> VerifyProbl
 
 
 def may_read_trail(principal: Principal) -> bool:
-    """Oversight (regulator) and the platform and regional health administrators read the trail."""
-    return bool(principal.roles & AUDIT_READERS)
+    """A regulator or platform administrator holding the role platform-wide reads the trail; no one else."""
+    return principal.is_authenticated and any(
+        principal.has_role(role, ScopeKind.platform, "") for role in AUDIT_READERS
+    )
 
 
 async def list_entries(

@@ -1,4 +1,4 @@
-"""JSON read side of the audit trail: `GET /api/audit/entries`, for oversight roles only; itself audited."""
+"""JSON read side of the audit trail: `GET /api/audit/entries`, platform-wide oversight only; itself audited."""
 
 from __future__ import annotations
 

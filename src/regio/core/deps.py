@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
@@ -29,6 +30,46 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     database: Database = request.app.state.db
     async with database.session() as session:
         yield session
+
+
+def forwarded_client(
+    peer: str, forwarded_for: str | None, trusted: Sequence[IPv4Network | IPv6Network]
+) -> str:
+    """The client's address: the direct peer, unless that peer is a trusted proxy.
+
+    Behind trusted proxies, X-Forwarded-For is read from the right (each proxy appends the
+    address it saw) and the first hop that is not itself a trusted proxy is the client;
+    anything left of it was written by the client and proves nothing.
+    """
+
+    def is_trusted(address: str) -> bool:
+        try:
+            ip = ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in trusted)
+
+    if not trusted or not forwarded_for or not is_trusted(peer):
+        return peer
+    client = peer
+    for hop in reversed(forwarded_for.split(",")):
+        hop = hop.strip()
+        try:
+            ip_address(hop)
+        except ValueError:
+            return client  # garbage in the chain: stop at the last hop a trusted proxy vouched for
+        client = hop
+        if not is_trusted(hop):
+            return hop
+    return client
+
+
+def client_ip(request: Request) -> str:
+    """Where the request came from, trusting X-Forwarded-For only from REGIO_TRUSTED_PROXIES."""
+    settings: Settings = request.app.state.settings
+    peer = request.client.host if request.client else ""
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
+    return forwarded_client(peer, forwarded, settings.trusted_proxy_networks)
 
 
 def get_language(request: Request) -> str:
@@ -93,4 +134,5 @@ __all__ = [
     "RecordId",
     "SessionDep",
     "SettingsDep",
+    "client_ip",
 ]

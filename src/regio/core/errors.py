@@ -98,3 +98,17 @@ class PayloadTooLarge(DomainError):
     code = "payload_too_large"
     message_en = "The upload is too large."
     message_zh = "上传内容过大。"
+
+
+class InvalidCharacters(InvalidInput):
+    # PostgreSQL cannot store U+0000 in text; refused at the door for every route (core/guards.py).
+    code = "invalid_characters"
+    message_en = "The request contains a NUL character, which is not allowed in any field."
+    message_zh = "请求中含有空字符（NUL），任何字段都不允许。"
+
+
+class MalformedBody(DomainError):
+    status = 400
+    code = "malformed_body"
+    message_en = "The request body could not be read; send well-formed UTF-8 JSON or form data."
+    message_zh = "无法解析请求内容，请提交格式正确的 UTF-8 JSON 或表单数据。"

@@ -14,6 +14,9 @@ from typing import Any
 
 _ID_NUMBER_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])")
 _PHONE_IN_TEXT = re.compile(r"(?<![0-9A-Za-z+])((?:\+|00)?86[\s-]?)?(1[3-9]\d{9})(?![0-9A-Za-z])")
+# Both shapes hold at least eleven digits in a row (a phone is exactly that, an ID number has 17 or
+# 18), so text without such a run has nothing to mask: one cheap scan spares most log lines the rest.
+_ELEVEN_DIGITS = re.compile(r"\d{11}")
 
 
 def mask_id_number(value: str | None) -> str:
@@ -42,25 +45,39 @@ def mask_phone(value: str | None) -> str:
 
 def mask_text(text: str) -> str:
     """Masks every identity number and mobile number found in free text (log lines, CSV cells)."""
-    if not text:
+    if not text or _ELEVEN_DIGITS.search(text) is None:
         return text
     text = _ID_NUMBER_IN_TEXT.sub(lambda match: mask_id_number(match.group(0)), text)
     return _PHONE_IN_TEXT.sub(lambda match: mask_phone(match.group(2)), text)
 
 
 def _mask_arg(value: Any) -> Any:
-    if isinstance(value, str):
-        return mask_text(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        text = str(value)
-        masked = mask_text(text)
-        return value if masked == text else masked
-    return value
+    # Only text is masked in place: an int must stay an int, or a "%d" in the message breaks.
+    return mask_text(value) if isinstance(value, str) else value
+
+
+# Servers' access formatters unpack record.args themselves; their records must keep the tuple.
+_ARGS_KEPT_LOGGERS = frozenset({"uvicorn.access"})
+
+
+def _needs_masking(record: logging.LogRecord) -> bool:
+    """False when neither the formatted message nor any text argument holds eleven digits in a row."""
+    try:
+        message = record.getMessage()
+    except (TypeError, ValueError):
+        return True
+    if _ELEVEN_DIGITS.search(message) is not None:
+        return True
+    args = record.args
+    values = args.values() if isinstance(args, dict) else args if isinstance(args, tuple) else ()
+    return any(isinstance(value, str) and _ELEVEN_DIGITS.search(value) is not None for value in values)
 
 
 def _mask_record(record: logging.LogRecord) -> None:
-    # Mask the arguments one by one, keeping their shape: formatters such as uvicorn's
-    # access log unpack record.args and break if it is collapsed into the message.
+    if not _needs_masking(record):
+        # The common case (every access log line, most messages) costs one formatting and a scan.
+        _mask_exception(record)
+        return
     if isinstance(record.msg, str):
         record.msg = mask_text(record.msg)
     if isinstance(record.args, tuple):
@@ -73,12 +90,26 @@ def _mask_record(record: logging.LogRecord) -> None:
         return  # a malformed record; logging reports it itself
     masked = mask_text(message)
     if masked != message:
-        # a number formed only by joining the pieces (e.g. an int formatted with %s)
-        record.msg = masked
-        record.args = None
+        # A number that only appears once formatted: an int argument, or pieces joined together.
+        if record.name in _ARGS_KEPT_LOGGERS:
+            _mask_access_path(record)
+        else:
+            record.msg = masked
+            record.args = None
+    _mask_exception(record)
+
+
+def _mask_exception(record: logging.LogRecord) -> None:
     if record.exc_info and not record.exc_text:
         # An exception's text can carry a number too; format it here so the mask applies.
         record.exc_text = mask_text(logging.Formatter().formatException(record.exc_info))
+
+
+def _mask_access_path(record: logging.LogRecord) -> None:
+    """uvicorn's access record is (client, method, path, http version, status): mask the path as text."""
+    args = record.args
+    if isinstance(args, tuple) and len(args) > 2:
+        record.args = (*args[:2], mask_text(str(args[2])), *args[3:])
 
 
 class MaskingLogFilter(logging.Filter):

@@ -19,9 +19,7 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
-from enum import Enum
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
@@ -32,6 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from regio.config import Settings
 from regio.core import webhooks
 from regio.core.db import Base, BigId, Database, UTCDateTime, utcnow
+from regio.core.jsonable import json_default
 
 log = logging.getLogger("regio.outbox")
 
@@ -103,22 +102,12 @@ def registered_handlers() -> Mapping[str, Sequence[Handler]]:
     return _handlers
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, Decimal | uuid.UUID):
-        return str(value)
-    raise TypeError(f"outbox payloads must be JSON data; got {type(value).__name__}")
-
-
 def enqueue(
     session: AsyncSession, topic: str, payload: dict[str, Any], *, target_url: str | None = None
 ) -> None:
     """Writes a message in the caller's transaction; a worker delivers it after commit."""
     # Serialise now: a payload that cannot be sent should fail the change that made it, not the worker.
-    plain = json.loads(json.dumps(payload, default=_json_default, ensure_ascii=False, allow_nan=False))
+    plain = json.loads(json.dumps(payload, default=json_default, ensure_ascii=False, allow_nan=False))
     session.add(OutboxMessage(topic=topic, payload=plain, target_url=target_url, next_attempt_at=utcnow()))
 
 

@@ -1,19 +1,20 @@
-"""Fixtures for the patients tests: people with the patient role, an audit recorder, row counts."""
+"""Fixtures for the patients tests: people with the patient role, the committed audit trail, SMS, row counts."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from regio.care.patients.models import Patient, PatientBinding
-from regio.core import audit
 from regio.core.access import Principal, Role, RoleGrant, ScopeKind
+from regio.core.audit import AuditEntry
 from regio.core.db import Database
 from regio.core.identity.models import User
+from regio.core.sms import MemorySmsGateway
 from tests.factories import make_user, principal_for
 
 
@@ -58,29 +59,38 @@ def make_person(db: Database) -> MakePerson:
 
 
 @dataclass
-class AuditLog:
-    entries: list[dict[str, Any]] = field(default_factory=list)
+class AuditTrail:
+    """The audit entries actually committed, read in a session of their own after the acts."""
 
-    def actions(self) -> list[str]:
-        return [entry["action"] for entry in self.entries]
+    db: Database
 
-    def of(self, action: str) -> list[dict[str, Any]]:
-        return [entry for entry in self.entries if entry["action"] == action]
+    async def entries(self) -> list[AuditEntry]:
+        async with self.db.session() as session:
+            return list((await session.execute(select(AuditEntry).order_by(AuditEntry.id))).scalars())
+
+    async def actions(self) -> list[str]:
+        return [entry.action for entry in await self.entries()]
+
+    async def of(self, action: str) -> list[AuditEntry]:
+        return [entry for entry in await self.entries() if entry.action == action]
 
 
 @pytest.fixture
-def audit_log(monkeypatch: pytest.MonkeyPatch) -> AuditLog:
-    """Records every audit.record call (and still makes it), to prove which actions are audited."""
-    log = AuditLog()
-    original = audit.record
+def audit_trail(db: Database) -> AuditTrail:
+    return AuditTrail(db)
 
-    async def recording(session: Any, principal: Principal, action: str, **kwargs: Any) -> Any:
-        result = await original(session, principal, action, **kwargs)
-        log.entries.append({"principal": principal, "action": action, **kwargs})
-        return result
 
-    monkeypatch.setattr(audit, "record", recording)
-    return log
+@pytest.fixture
+def sms() -> MemorySmsGateway:
+    """Where codes go in these tests; read a code with sms.last_code(phone)."""
+    return MemorySmsGateway()
+
+
+@pytest.fixture
+def app_sms(app: FastAPI, sms: MemorySmsGateway) -> MemorySmsGateway:
+    """The same gateway, installed in the app that the `client` fixture talks to."""
+    app.state.sms_gateway = sms
+    return sms
 
 
 async def row_counts(db: Database) -> tuple[int, int]:

@@ -13,6 +13,7 @@ from regio.config import Settings
 from regio.core.access import Role
 from regio.core.audit import AuditEntry
 from regio.core.db import Database
+from regio.core.sms import MemorySmsGateway
 from tests.care.patients.conftest import grant_for, row_counts
 from tests.care.patients.idgen import make_id_number, years_ago
 from tests.factories import make_user, token_headers
@@ -143,20 +144,18 @@ async def test_the_consent_flow_through_the_api(
     asked = await client.post(
         f"{URL}/bindings", json={"id_number": PARENT_ID, "relation": "parent"}, headers=son
     )
-    assert asked.status_code == 201, asked.text
+    assert asked.status_code == 202, asked.text
     request = asked.json()
-    assert request["binding"]["status"] == "pending"
-    assert request["awaiting"] == "the_person"
-    assert "patient" not in request  # nothing about the person until they consent
-    binding_id = request["binding"]["id"]
+    assert request["status"] == "recorded"
+    assert set(request) == {"request_id", "status", "message_zh", "message_en"}  # nothing about the person
 
     assert (await client.get(f"{URL}/{father_patient}", headers=son)).status_code == 403
     waiting = (await client.get(f"{URL}/bindings", headers=father)).json()
-    assert [item["binding"]["id"] for item in waiting["incoming"]] == [binding_id]
-    assert waiting["incoming"][0]["patient_name"] == "王五"
-    assert [b["id"] for b in (await client.get(f"{URL}/bindings", headers=son)).json()["outgoing"]] == [
-        binding_id
-    ]
+    [incoming] = waiting["incoming"]
+    assert incoming["patient_name"] == "王五"
+    binding_id = incoming["binding"]["id"]
+    outgoing = (await client.get(f"{URL}/bindings", headers=son)).json()["outgoing"]
+    assert [item["request_id"] for item in outgoing] == [request["request_id"]]
 
     assert (await client.post(f"{URL}/bindings/{binding_id}/accept", headers=son)).status_code == 403
     accepted = await client.post(f"{URL}/bindings/{binding_id}/accept", headers=father)
@@ -179,15 +178,126 @@ async def test_the_consent_flow_through_the_api(
     assert await row_counts(db) == (1, 2)  # history kept
 
 
-async def test_binding_an_unknown_number_is_404(
+async def test_a_binding_request_answers_alike_for_a_registered_and_an_unknown_number(
+    client: httpx.AsyncClient, db: Database, settings: Settings
+) -> None:
+    _, owner = await signed_in(db, settings)
+    _, prober = await signed_in(db, settings)
+    assert (await client.post(URL, json=body(), headers=owner)).status_code == 201
+    known = await client.post(f"{URL}/bindings", json={"id_number": ID, "relation": "spouse"}, headers=prober)
+    unknown = await client.post(
+        f"{URL}/bindings", json={"id_number": PARENT_ID, "relation": "spouse"}, headers=prober
+    )
+    assert (known.status_code, unknown.status_code) == (202, 202)
+    strip = {"request_id"}
+    assert {k: v for k, v in known.json().items() if k not in strip} == {
+        k: v for k, v in unknown.json().items() if k not in strip
+    }
+    outgoing = (await client.get(f"{URL}/bindings", headers=prober)).json()["outgoing"]
+    assert [set(item) for item in outgoing] == [{"request_id", "relation", "requested_at"}] * 2
+    bad = await client.post(
+        f"{URL}/bindings", json={"id_number": "330106", "relation": "spouse"}, headers=prober
+    )
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_id_number"
+    self_claim = await client.post(
+        f"{URL}/bindings", json={"id_number": ID, "relation": "self"}, headers=prober
+    )
+    assert self_claim.status_code == 422 and self_claim.json()["error"]["code"] == "claim_required"
+
+
+async def test_binding_requests_and_registrations_past_twenty_an_hour_get_429(
     client: httpx.AsyncClient, db: Database, settings: Settings
 ) -> None:
     _, headers = await signed_in(db, settings)
-    response = await client.post(
-        f"{URL}/bindings", json={"id_number": ID, "relation": "spouse"}, headers=headers
+    assert (await client.post(URL, json=body(), headers=headers)).status_code == 201  # counts too
+    numbers = [make_id_number(area="330106", birth=date(1970, 1, 1), sequence=f"{n:02d}") for n in range(24)]
+    responses = await asyncio.gather(
+        *(
+            client.post(f"{URL}/bindings", json={"id_number": number, "relation": "other"}, headers=headers)
+            for number in numbers
+        )
     )
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "patient_not_found"
+    codes = sorted(response.status_code for response in responses)
+    assert codes == [202] * 19 + [429] * 5, codes
+    refused = next(response for response in responses if response.status_code == 429)
+    assert refused.json()["error"]["code"] == "too_many_requests"
+    assert refused.json()["error"]["message_zh"] and refused.json()["error"]["message_en"]
+    assert 0 < int(refused.headers["retry-after"]) <= 3600
+    again = await client.post(URL, json=body(PARENT_ID, relation="parent"), headers=headers)
+    assert again.status_code == 429
+    assert await row_counts(db) == (1, 1)  # the refused registration wrote nothing
+
+
+async def test_registering_an_adult_relative_sends_them_a_consent_code_and_binds_on_it(
+    client: httpx.AsyncClient, db: Database, settings: Settings, app_sms: MemorySmsGateway
+) -> None:
+    _, headers = await signed_in(db, settings)
+    registered = await client.post(
+        URL, json=body(PARENT_ID, phone="13655556666", relation="parent"), headers=headers
+    )
+    assert registered.status_code == 201, registered.text
+    answer = registered.json()
+    assert answer["binding"]["status"] == "pending"
+    assert answer["consent"]["phone_masked"] == "136****6666"
+    assert (await client.get(URL, headers=headers)).json()["items"] == []
+    code = app_sms.last_code("13655556666")
+    assert code is not None
+    confirm_url = f"{URL}/claims/{answer['consent']['claim_id']}/confirm"
+    wrong = await client.post(confirm_url, json={"code": f"{(int(code) + 1) % 10**6:06d}"}, headers=headers)
+    assert wrong.status_code == 422 and wrong.json()["error"]["code"] == "invalid_code"
+    assert wrong.json()["error"]["details"]["attempts_left"] == 4
+    done = await client.post(confirm_url, json={"code": code}, headers=headers)
+    assert done.status_code == 200, done.text
+    assert done.json()["purpose"] == "consent" and done.json()["binding"]["status"] == "active"
+    assert [i["binding"]["relation"] for i in (await client.get(URL, headers=headers)).json()["items"]] == [
+        "parent"
+    ]
+
+
+async def test_claiming_ones_record_through_the_api(
+    client: httpx.AsyncClient, db: Database, settings: Settings, app_sms: MemorySmsGateway
+) -> None:
+    _, daughter = await signed_in(db, settings)
+    father_id, father = await signed_in(db, settings)
+    await client.post(URL, json=body(PARENT_ID, phone="13655556666", relation="parent"), headers=daughter)
+    started = await client.post(
+        f"{URL}/claims", json={"id_number": PARENT_ID, "phone": "136 5555 6666"}, headers=father
+    )
+    assert started.status_code == 202, started.text
+    assert started.json()["phone_masked"] == "136****6666"
+    assert started.headers["cache-control"] == "no-store"
+    nobody = await client.post(
+        f"{URL}/claims", json={"id_number": ID, "phone": "13655556666"}, headers=father
+    )
+    assert nobody.status_code == 202 and set(nobody.json()) == set(started.json())
+    code = app_sms.last_code("13655556666")
+    done = await client.post(
+        f"{URL}/claims/{started.json()['claim_id']}/confirm", json={"code": code}, headers=father
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["binding"]["user_id"] == father_id and done.json()["binding"]["relation"] == "self"
+    patient_id = done.json()["patient"]["id"]
+    revealed = await client.post(f"{URL}/{patient_id}/reveal", headers=father)
+    assert revealed.json()["id_number"] == PARENT_ID
+    reused = await client.post(
+        f"{URL}/claims/{started.json()['claim_id']}/confirm", json={"code": code}, headers=father
+    )
+    assert reused.status_code == 422 and reused.json()["error"]["code"] == "code_expired"
+
+
+async def test_every_patients_answer_is_marked_no_store(
+    client: httpx.AsyncClient, db: Database, settings: Settings
+) -> None:
+    _, headers = await signed_in(db, settings)
+    created = await client.post(URL, json=body(), headers=headers)
+    patient_id = created.json()["patient"]["id"]
+    for response in (
+        created,
+        await client.get(URL, headers=headers),
+        await client.get(f"{URL}/{patient_id}", headers=headers),
+        await client.get(f"{URL}/bindings", headers=headers),
+    ):
+        assert response.status_code < 300 and response.headers["cache-control"] == "no-store"
 
 
 async def test_a_family_list_flags_a_child_under_six(
@@ -251,6 +361,10 @@ async def test_staff_roles_get_403_on_patient_routes(
         ("POST", f"{URL}/bindings"),
         ("POST", f"{URL}/bindings/1/accept"),
         ("DELETE", f"{URL}/bindings/1"),
+        ("DELETE", f"{URL}/bindings/requests/1"),
+        ("POST", f"{URL}/bindings/requests/1/code"),
+        ("POST", f"{URL}/claims"),
+        ("POST", f"{URL}/claims/1/confirm"),
     ],
 )
 async def test_every_patient_route_needs_sign_in(client: httpx.AsyncClient, method: str, path: str) -> None:

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from regio.core.db import Database
+from regio.core.sms import MemorySmsGateway
 from tests.care.patients.conftest import row_counts
 from tests.care.patients.idgen import make_id_number, years_ago
 from tests.factories import browser_login, csrf_from_html, make_user
@@ -105,7 +106,13 @@ async def test_the_error_language_follows_the_switch(signed_in: httpx.AsyncClien
     assert "check character does not match" in response.text
 
 
-async def test_a_registered_person_gets_an_offer_to_send_a_binding_request(
+def _hidden(html: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert found is not None, name
+    return found.group(1)
+
+
+async def test_a_registered_person_gets_an_offer_to_send_a_binding_request_without_their_numbers(
     client: httpx.AsyncClient, db: Database
 ) -> None:
     owner = await make_user(db, roles=["patient"])
@@ -117,10 +124,15 @@ async def test_a_registered_person_gets_an_offer_to_send_a_binding_request(
     await browser_login(client, relative.username)
     offered = await submit(client, id_number=ID, relation="spouse")
     assert offered.status_code == 409
+    assert offered.headers["cache-control"] == "no-store"
     assert 'id="binding-request-form"' in offered.text and 'id="send-binding-request"' in offered.text
+    # neither the number nor the phone comes back, visible or hidden; a signed token stands in
+    for clear in (ID, ID.lower(), PHONE):
+        assert clear not in offered.text
+    token = _hidden(offered.text, "form_token")
     sent = await client.post(
         "/me/bindings/new",
-        data={"csrf_token": csrf_from_html(offered.text), "id_number": ID, "relation": "spouse"},
+        data={"csrf_token": csrf_from_html(offered.text), "form_token": token, "relation": "spouse"},
         headers=HTML,
     )
     assert sent.status_code == 303 and sent.headers["location"] == "/me?notice=requested"
@@ -142,6 +154,88 @@ async def test_a_registered_person_gets_an_offer_to_send_a_binding_request(
     page = (await client.get("/me", headers=HTML)).text
     assert page.count('class="card stack patient"') == 1
     assert ID[:6] + "********" + ID[-4:] in page and ID not in page
+
+
+async def test_a_form_token_works_only_for_its_user_and_only_unaltered(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    owner = await make_user(db, roles=["patient"])
+    relative = await make_user(db, roles=["patient"])
+    other = await make_user(db, roles=["patient"])
+    await browser_login(client, owner.username)
+    await submit(client, id_number=ID)
+    client.cookies.clear()
+    await browser_login(client, relative.username)
+    token = _hidden((await submit(client, id_number=ID, relation="spouse")).text, "form_token")
+    tampered = token[:-1] + ("0" if token[-1] != "0" else "1")
+    refused = await client.post(
+        "/me/bindings/new",
+        data={"csrf_token": await form_token(client), "form_token": tampered, "relation": "spouse"},
+        headers=HTML,
+    )
+    assert refused.status_code == 422 and "表单已过期" in refused.text
+    client.cookies.clear()
+    await browser_login(client, other.username)
+    stolen = await client.post(
+        "/me/bindings/new",
+        data={"csrf_token": await form_token(client), "form_token": token, "relation": "spouse"},
+        headers=HTML,
+    )
+    assert stolen.status_code == 422
+    assert await row_counts(db) == (1, 1)
+
+
+async def test_every_patients_page_is_marked_no_store(signed_in: httpx.AsyncClient) -> None:
+    pages = [
+        await signed_in.get("/me", headers=HTML),
+        await signed_in.get("/me/patients/new", headers=HTML),
+        await signed_in.get("/me/claims/new", headers=HTML),
+        await signed_in.get("/me/claims/1?to=138****5678", headers=HTML),
+        await submit(signed_in, id_number="33010819791130714"),  # a 422 that shows the input back
+        await submit(signed_in, id_number=ID),  # a redirect
+    ]
+    assert [page.status_code for page in pages] == [200, 200, 200, 200, 422, 303]
+    assert all(page.headers["cache-control"] == "no-store" for page in pages)
+
+
+async def test_claiming_my_record_by_text_message_on_the_pages(
+    client: httpx.AsyncClient, db: Database, app_sms: MemorySmsGateway
+) -> None:
+    daughter = await make_user(db, roles=["patient"])
+    father = await make_user(db, roles=["patient"])
+    await browser_login(client, daughter.username)
+    registered = await submit(client, id_number=ID, relation="parent")
+    assert registered.status_code == 303 and registered.headers["location"].startswith("/me/claims/")
+    code_page = await client.get(registered.headers["location"], headers=HTML)
+    assert "159****5678" in code_page.text and PHONE not in code_page.text
+
+    client.cookies.clear()
+    await browser_login(client, father.username)
+    mine = await submit(client, id_number=ID, relation="self")
+    assert mine.status_code == 409 and 'id="claim-form"' in mine.text and ID not in mine.text
+    started = await client.post(
+        "/me/claims/new",
+        data={"csrf_token": csrf_from_html(mine.text), "form_token": _hidden(mine.text, "form_token")},
+        headers=HTML,
+    )
+    assert started.status_code == 303
+    page = await client.get(started.headers["location"], headers=HTML)
+    assert 'id="code-sent"' in page.text
+    wrong = await client.post(
+        started.headers["location"].split("?")[0] + "/confirm",
+        data={"csrf_token": csrf_from_html(page.text), "code": "000000"},
+        headers=HTML,
+    )
+    if wrong.status_code != 303:  # 000000 could, once in a million, be the code
+        assert wrong.status_code == 422 and 'id="code-error"' in wrong.text
+        done = await client.post(
+            started.headers["location"].split("?")[0] + "/confirm",
+            data={"csrf_token": csrf_from_html(page.text), "code": app_sms.last_code(PHONE) or ""},
+            headers=HTML,
+        )
+        assert done.status_code == 303 and done.headers["location"] == "/me?notice=claimed"
+    me = (await client.get("/me", headers=HTML)).text
+    assert 'data-relation="self"' in me and ID not in me
 
 
 async def test_a_form_without_its_csrf_token_is_refused(signed_in: httpx.AsyncClient, db: Database) -> None:

@@ -11,7 +11,10 @@ from regio.care.patients.policies import (
     PatientFacts,
     approvers,
     becomes_guardian,
+    code_usable,
     decide,
+    may_consent_by_code,
+    registration_status,
 )
 from regio.core.access import Principal, Role, RoleGrant
 from tests.care.patients.conftest import grant_for
@@ -63,10 +66,12 @@ PATIENT_ALLOWED = {
     ("own", PatientAction.accept),
     ("own", PatientAction.reveal),
     ("own", PatientAction.unbind),
-    # listing, registering and requesting are not about one record
+    ("own", PatientAction.claim),
+    # listing, registering, requesting and claiming with a code are not about one record
     ("other", PatientAction.list),
     ("other", PatientAction.register),
     ("other", PatientAction.bind),
+    ("other", PatientAction.claim),
 }
 
 
@@ -140,11 +145,56 @@ def test_approvers_of_an_adult_are_the_adult_alone() -> None:
     assert approvers(minor(relative, request, is_minor=False), request) == frozenset()
 
 
-def test_a_claim_to_be_an_accountless_person_is_confirmed_by_their_family() -> None:
+def test_nobody_approves_a_claim_to_be_someone_not_family_not_a_guardian() -> None:
     claim = binding(9, REQUESTER, Relation.self_, BindingStatus.pending)
     relative = binding(2, RELATIVE, Relation.child)
-    assert approvers(minor(relative, claim, is_minor=False), claim) == {RELATIVE}
+    guardian = binding(3, OWNER, Relation.child, guardian=True)
+    assert approvers(minor(relative, claim, is_minor=False), claim) == frozenset()
     assert approvers(minor(relative, claim, account=ME, is_minor=False), claim) == frozenset()
+    assert approvers(minor(guardian, relative, claim), claim) == frozenset()
+    for user in (RELATIVE, OWNER, ME):
+        principal = Principal(user_id=user, username="u", grants=frozenset({RoleGrant(Role.patient)}))
+        facts = minor(guardian, relative, claim, account=ME)
+        assert decide(principal, PatientAction.accept, patient=facts, binding=claim) is False
+
+
+@pytest.mark.parametrize(
+    ("relation", "is_minor", "status"),
+    [
+        (Relation.self_, False, BindingStatus.active),
+        (Relation.child, True, BindingStatus.active),
+        (Relation.other, True, BindingStatus.active),
+        (Relation.spouse, False, BindingStatus.pending),
+        (Relation.parent, False, BindingStatus.pending),
+        (Relation.child, False, BindingStatus.pending),
+        (Relation.other, False, BindingStatus.pending),
+    ],
+)
+def test_registering_another_adult_binds_only_with_their_consent(
+    relation: Relation, is_minor: bool, status: BindingStatus
+) -> None:
+    assert registration_status(relation=relation, is_minor=is_minor) is status
+
+
+def test_only_an_adults_pending_family_binding_takes_consent_by_code() -> None:
+    pending = binding(9, REQUESTER, Relation.parent, BindingStatus.pending)
+    assert may_consent_by_code(minor(pending, is_minor=False), pending) is True
+    assert may_consent_by_code(minor(pending, is_minor=True), pending) is False
+    claim = binding(9, REQUESTER, Relation.self_, BindingStatus.pending)
+    assert may_consent_by_code(minor(claim, is_minor=False), claim) is False
+    active = binding(9, REQUESTER, Relation.parent)
+    assert may_consent_by_code(minor(active, is_minor=False), active) is False
+
+
+def test_a_code_is_usable_for_ten_minutes_and_five_tries_once() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    later = now + timedelta(minutes=10)
+    assert code_usable(expires_at=later, used_at=None, attempts=4, now=now) is None
+    assert code_usable(expires_at=later, used_at=None, attempts=5, now=now) == "exhausted"
+    assert code_usable(expires_at=later, used_at=None, attempts=0, now=later) == "expired"
+    assert code_usable(expires_at=later, used_at=now, attempts=0, now=now) == "expired"
 
 
 def test_nobody_approves_their_own_request() -> None:

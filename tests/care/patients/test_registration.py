@@ -21,7 +21,7 @@ from regio.config import Settings
 from regio.core.access import Role
 from regio.core.db import Database
 from regio.core.errors import Forbidden
-from tests.care.patients.conftest import AuditLog, MakePerson, Person, row_counts
+from tests.care.patients.conftest import AuditTrail, MakePerson, Person, row_counts
 from tests.care.patients.idgen import make_id_number, years_ago
 
 ADULT_ID = make_id_number(area="330106", birth=date(1990, 1, 1), sequence="12", sex_digit=3)
@@ -51,7 +51,7 @@ async def register(
 
 
 async def test_registering_oneself_binds_the_account_as_that_person(
-    db: Database, settings: Settings, make_person: MakePerson, audit_log: AuditLog
+    db: Database, settings: Settings, make_person: MakePerson, audit_trail: AuditTrail
 ) -> None:
     me = await make_person()
     answer = await register(db, settings, me)
@@ -69,20 +69,24 @@ async def test_registering_oneself_binds_the_account_as_that_person(
         assert patient.user_id == me.id
         assert patient.created_by_user_id == me.id
         assert patient.birth_date == date(1990, 1, 1)
-    [entry] = audit_log.of("patient.register")
-    assert entry["object_id"] == answer.patient.id
-    assert ADULT_ID not in str(entry["details"])
+    [entry] = await audit_trail.of("patient.register")
+    assert entry.object_id == str(answer.patient.id) and entry.actor_user_id == me.id
+    assert entry.details["id_number"] == ADULT_ID[:6] + "********" + ADULT_ID[-4:]
+    assert ADULT_ID not in str(entry.details)
 
 
-async def test_registering_an_adult_family_member_gives_an_active_binding_without_guardianship(
+async def test_registering_an_adult_family_member_binds_only_once_they_consent(
     db: Database, settings: Settings, make_person: MakePerson
 ) -> None:
     me = await make_person()
     answer = await register(db, settings, me, relation=Relation.parent)
     assert answer.binding.relation is Relation.parent
-    assert answer.binding.status is BindingStatus.active
+    assert answer.binding.status is BindingStatus.pending
     assert answer.binding.is_guardian is False
     assert answer.patient.has_account is False
+    assert answer.consent is None  # no gateway given, so no code yet; one can be asked for later
+    async with db.session() as session:
+        assert await service.actable_patient_ids(session=session, principal=me.principal) == frozenset()
 
 
 async def test_a_minor_registered_by_a_user_makes_that_user_guardian(

@@ -390,3 +390,100 @@ async def test_the_cli_refuses_an_unreadable_file_with_a_clear_message(cli_env: 
     assert code == 1 and "invalid_import_file" in err and "licence_no" in err
     code, _, err = await _cli("care", "import", "pharmacists", str(tmp_path / "missing.csv"))
     assert code == 2 and "cannot read" in err
+
+
+# ---- who may change a shared record, and imports racing each other --------------------------------------
+
+
+async def _hospital_id(db: Database, licence: str) -> int:
+    async with db.session() as session:
+        found = await session.scalar(select(Hospital.id).where(Hospital.licence_no == licence))
+    assert found is not None
+    return int(found)
+
+
+async def test_an_import_cannot_overwrite_a_doctor_of_a_hospital_the_importer_does_not_manage(
+    db: Database,
+) -> None:
+    await _two_hospitals(db)
+    own = await _hospital_id(db, "HL-001")
+    first = await _import(
+        db,
+        "doctors",
+        csv_bytes(D_HEADER, [d_row("DL-777", "HL-002", departments="儿科", real_name="钱医生")]),
+    )
+    assert first.created == 1
+    renamed = csv_bytes(D_HEADER, [d_row("DL-777", "HL-001", real_name="冒名医生", title="主任医师")])
+    async with db.session() as session:
+        report = await service.import_csv(
+            session=session, principal=hospital_admin(own), kind="doctors", data=renamed
+        )
+    assert [(e.row, e.field, e.code) for e in report.errors] == [(2, "licence_no", "staff_managed_elsewhere")]
+    assert "DL-777" in report.errors[0].reason_en and not report.written
+    async with db.session() as session:
+        doctor = (await session.scalars(select(Doctor).where(Doctor.licence_no == "DL-777"))).one()
+        assert (doctor.real_name, doctor.title) == ("钱医生", "主治医师")
+        assert await session.scalar(select(func.count()).select_from(PracticeSite)) == 1
+
+
+async def test_an_import_may_add_its_own_site_for_a_doctor_of_another_hospital_without_changing_them(
+    db: Database,
+) -> None:
+    await _two_hospitals(db)
+    own = await _hospital_id(db, "HL-001")
+    assert (
+        await _import(db, "doctors", csv_bytes(D_HEADER, [d_row("DL-778", "HL-002", departments="儿科")]))
+    ).created == 1
+    same = csv_bytes(D_HEADER, [d_row("DL-778", "HL-001")])  # 多点执业: the same facts, one more site
+    async with db.session() as session:
+        report = await service.import_csv(
+            session=session, principal=hospital_admin(own), kind="doctors", data=same
+        )
+    assert report.errors == [] and report.updated == 1
+    async with db.session() as session:
+        sites = sorted(await session.scalars(select(PracticeSite.hospital_id)))
+    assert sites == sorted([own, await _hospital_id(db, "HL-002")])
+
+
+async def test_an_import_cannot_move_a_pharmacist_away_from_a_hospital_the_importer_does_not_manage(
+    db: Database,
+) -> None:
+    await _two_hospitals(db)
+    own = await _hospital_id(db, "HL-001")
+    other = await _hospital_id(db, "HL-002")
+    header = ["licence_no", "real_name", "hospital_licence_no"]
+    await _import(db, "pharmacists", csv_bytes(header, [["PL-900", "钱药师", "HL-002"]]))
+    async with db.session() as session:
+        report = await service.import_csv(
+            session=session,
+            principal=hospital_admin(own),
+            kind="pharmacists",
+            data=csv_bytes(header, [["PL-900", "钱药师", "HL-001"]]),
+        )
+    assert [(e.row, e.code) for e in report.errors] == [(2, "staff_managed_elsewhere")]
+    async with db.session() as session:
+        assert (
+            await session.scalar(select(Pharmacist.hospital_id).where(Pharmacist.licence_no == "PL-900"))
+            == other
+        )
+
+
+async def test_two_imports_of_the_same_file_at_once_create_each_record_exactly_once(db: Database) -> None:
+    hospitals = csv_bytes(H_HEADER, [h_row(f"HL-R{n:02d}", name=f"并发医院{n}") for n in range(12)])
+    reports = await asyncio.gather(*(_import(db, "hospitals", hospitals) for _ in range(2)))
+    assert [r.errors for r in reports] == [[], []]
+    assert sum(r.created for r in reports) == 12 and sum(r.updated for r in reports) == 0
+    assert sorted(r.created + r.unchanged for r in reports) == [12, 12]
+    assert await _count(db, Hospital) == 12
+    assert await _count(db, HospitalDepartment) == 12 * 3
+
+    doctors = csv_bytes(D_HEADER, [d_row(f"DL-R{n:02d}", f"HL-R{n:02d}") for n in range(12)])
+    reports = await asyncio.gather(*(_import(db, "doctors", doctors) for _ in range(2)))
+    assert [r.errors for r in reports] == [[], []]
+    assert sum(r.created for r in reports) == 12
+    assert await _count(db, Doctor) == 12 and await _count(db, PracticeSite) == 12
+
+    changed = csv_bytes(H_HEADER, [h_row(f"HL-R{n:02d}", name=f"改名医院{n}") for n in range(12)])
+    reports = await asyncio.gather(*(_import(db, "hospitals", changed) for _ in range(2)))
+    assert sum(r.updated for r in reports) == 12 and sum(r.created for r in reports) == 0
+    assert await _names(db) == sorted(f"改名医院{n}" for n in range(12))

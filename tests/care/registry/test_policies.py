@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from regio.care.registry import errors, policies
+from regio.care.registry import errors, policies, reference
 from regio.care.registry.enums import HospitalStatus
 from regio.care.registry.policies import ConsultBlock
 
@@ -119,7 +119,7 @@ def test_a_revoked_licence_is_final(current: str, requested: HospitalStatus, all
     ],
 )
 def test_city_codes_must_be_prefecture_level_gb_t_2260_codes(adcode: str, ok: bool) -> None:
-    problem = policies.adcode_problem("city_adcode", adcode)
+    problem = policies.adcode_problem("city_adcode", adcode, reference.places())
     assert (problem is None) is ok
     if problem is not None:
         assert problem.error.code == "invalid_adcode"
@@ -133,11 +133,11 @@ def test_a_period_that_ends_before_it_starts_is_refused_with_a_stable_code() -> 
 
 def test_departments_are_found_by_code_chinese_name_english_name_or_alias() -> None:
     codes, problems = policies.department_codes(
-        "d", ["respiratory", "儿科", "Fever clinic", "心理科", "呼吸科"]
+        "d", ["respiratory", "儿科", "Fever clinic", "心理科", "呼吸科"], reference.department_lookup()
     )
     assert codes == ["respiratory", "pediatrics", "fever_clinic", "psychiatry"]  # 呼吸科 repeats respiratory
     assert problems == []
-    codes, problems = policies.department_codes("d", ["不存在科"])
+    codes, problems = policies.department_codes("d", ["不存在科"], reference.department_lookup())
     assert codes == [] and problems[0].error.code == "unknown_department"
 
 
@@ -153,3 +153,52 @@ def test_departments_are_found_by_code_chinese_name_english_name_or_alias() -> N
 def test_licence_numbers_are_masked_keeping_only_their_ends(licence: str, masked: str) -> None:
     assert policies.mask_licence(licence) == masked
     assert len(policies.mask_licence(licence)) == len(licence)
+
+
+def test_the_rules_take_reference_data_as_arguments_and_read_no_files() -> None:
+    """The adcode and department rules decide from what they are given, not from the data files."""
+    places = policies.Places(provinces=frozenset({"990000"}), cities=frozenset({"990100"}))
+    assert policies.adcode_problem("city", "990100", places) is None
+    assert policies.adcode_problem("city", "990200", places) is not None  # a province whose cities are known
+    assert policies.adcode_problem("city", "330100", places) is not None  # Zhejiang is not in this list
+    codes, problems = policies.department_codes("d", ["Made-up ward"], {"made-up ward": "made_up"})
+    assert (codes, problems) == (["made_up"], [])
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(policies))
+    imported = {
+        f"{node.module}.{alias.name}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module
+        for alias in node.names
+    }
+    assert not any("reference" in name for name in imported), imported
+
+
+@pytest.mark.parametrize(
+    ("scope_id", "hospital_id"),
+    [
+        ("7", 7),
+        ("9223372036854775807", 2**63 - 1),
+        ("9223372036854775808", None),
+        ("9" * 400, None),
+        ("0", None),
+        ("007", None),
+        ("-1", None),
+        ("", None),
+        ("١٢", None),  # Arabic-Indic digits are digits to Python, not ids
+        ("3 ", None),
+    ],
+)
+def test_a_hospital_scope_names_an_id_only_within_bigint(scope_id: str, hospital_id: int | None) -> None:
+    assert policies.hospital_id_of_scope(scope_id) == hospital_id
+
+
+@pytest.mark.parametrize("header", ["١", "9" * 19, '"' + "9" * 30 + '"', 'W/"²"', "-1"])
+def test_an_if_match_that_is_no_plain_version_number_is_refused(header: str) -> None:
+    from regio.care.registry import service
+
+    with pytest.raises(errors.InvalidIfMatch):
+        service.parse_if_match(header)
+    assert service.parse_if_match('W/"12"') == 12 and service.parse_if_match("*") is None

@@ -388,3 +388,95 @@ async def test_writes_and_full_licence_reads_are_audited_but_masked_public_reads
         ("doctor.list", str(hospital_id), admin.username),
         ("doctor.read", str(doctor_id), admin.username),
     ]
+
+
+# ---- which user account signs in as a doctor or pharmacist: the platform operator decides -------------
+
+
+async def test_a_hospital_admin_cannot_link_a_user_account_to_staff(db: Database) -> None:
+    from tests.factories import make_user
+
+    own = await make_hospital(db)
+    account = await make_user(db)
+    admin = hospital_admin(own)
+    async with db.session() as session:
+        with pytest.raises(Forbidden):
+            await service.create_doctor(
+                session=session, principal=admin, data=doctor_in(own, user_id=account.id)
+            )
+    async with db.session() as session:
+        with pytest.raises(Forbidden):
+            await service.create_pharmacist(
+                session=session,
+                principal=admin,
+                data=PharmacistIn(
+                    real_name="钱药师", licence_no="P-7001", hospital_id=own, user_id=account.id
+                ),
+            )
+    assert await _count(db, Doctor) == 0
+    # without an account they may register their staff as before
+    async with db.session() as session:
+        made = await service.create_doctor(session=session, principal=admin, data=doctor_in(own))
+        pharmacist = await service.create_pharmacist(
+            session=session,
+            principal=admin,
+            data=PharmacistIn(real_name="钱药师", licence_no="P-7001", hospital_id=own),
+        )
+    async with db.session() as session:
+        with pytest.raises(Forbidden):
+            await service.link_doctor_user(
+                session=session, principal=admin, doctor_id=made.id, user_id=account.id
+            )
+    async with db.session() as session:
+        with pytest.raises(Forbidden):
+            await service.link_pharmacist_user(
+                session=session, principal=admin, pharmacist_id=pharmacist.id, user_id=account.id
+            )
+    async with db.session() as session:
+        assert await session.scalar(select(Doctor.user_id).where(Doctor.id == made.id)) is None
+
+
+async def test_an_admin_of_one_site_cannot_relink_a_multi_site_doctors_account(db: Database) -> None:
+    from tests.factories import make_user
+
+    first, second = await make_hospital(db), await make_hospital(db)
+    doctor_id = await make_doctor(db, first)
+    async with db.session() as session:
+        await service.add_practice_site(
+            session=session,
+            principal=hospital_admin(second),
+            doctor_id=doctor_id,
+            data=PracticeSiteIn(hospital_id=second, department_code="respiratory"),
+        )
+    real, impostor = await make_user(db), await make_user(db)
+    async with db.session() as session:
+        await service.link_doctor_user(
+            session=session, principal=service.SYSTEM, doctor_id=doctor_id, user_id=real.id
+        )
+    async with db.session() as session:
+        with pytest.raises(Forbidden):
+            await service.link_doctor_user(
+                session=session, principal=hospital_admin(second), doctor_id=doctor_id, user_id=impostor.id
+            )
+    async with db.session() as session:
+        assert await session.scalar(select(Doctor.user_id).where(Doctor.id == doctor_id)) == real.id
+        linked = (
+            await session.execute(select(AuditEntry).where(AuditEntry.action == "doctor.link_user"))
+        ).scalars()
+        assert [entry.details["user_id"] for entry in linked] == [real.id]
+
+
+async def test_the_api_refuses_a_hospital_admin_creating_a_doctor_with_an_account(
+    db: Database, client, settings
+) -> None:  # type: ignore[no-untyped-def]
+    from regio.core.access import Role, RoleGrant, ScopeKind
+    from tests.factories import make_user, token_headers
+
+    own = await make_hospital(db)
+    admin = await make_user(db, roles=[RoleGrant(Role.hospital_admin, ScopeKind.hospital, str(own))])
+    account = await make_user(db)
+    body = doctor_in(own, user_id=account.id).model_dump(mode="json")
+    response = await client.post("/api/care/doctors", json=body, headers=token_headers(settings, admin))
+    assert response.status_code == 403, response.text
+    assert response.json()["error"]["details"]["action"] == "link_user"
+    assert await _count(db, Doctor) == 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from regio.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from regio.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
 
 # details.reason is one of these stable words; the sentence tells a person what to fix.
 ID_NUMBER_REASONS: dict[str, tuple[str, str]] = {
@@ -54,18 +54,13 @@ class PatientExists(Conflict):
     code = "patient_exists"
     message_en = (
         "This person is already registered. Send a binding request instead; "
-        "the person (or a guardian) must accept it."
+        "the person (or a guardian) must accept it. If it is you, claim your record "
+        "with the code sent to the phone on it."
     )
-    message_zh = "此人已登记为就诊人，请改为发送绑定申请，经本人（或监护人）同意后生效。"
-
-
-class PatientHasAccount(Conflict):
-    code = "patient_has_account"
-    message_en = (
-        "This person's record already belongs to another account. "
-        "If it is yours, ask the hospital's service desk to check your identity."
+    message_zh = (
+        "此人已登记为就诊人，请改为发送绑定申请，经本人（或监护人）同意后生效；"
+        "如是您本人，可凭发送到登记手机的验证码认领。"
     )
-    message_zh = "此人的信息已归属另一个账户。如确为本人，请联系医院服务台核验身份。"
 
 
 class SelfAlreadyRegistered(Conflict):
@@ -98,12 +93,6 @@ class SelfBindingPermanent(Conflict):
     message_zh = "本人信息不能与本账户解绑，只能解绑家人。"
 
 
-class PatientNotFound(NotFound):
-    code = "patient_not_found"
-    message_en = "No patient with this identity number is registered."
-    message_zh = "未找到使用该身份证号码登记的就诊人。"
-
-
 class BindingNotFound(NotFound):
     code = "binding_not_found"
     message_en = "No such binding."
@@ -114,3 +103,62 @@ class NotBoundToPatient(Forbidden):
     code = "not_bound_to_patient"
     message_en = "You may act only for yourself and family members bound to your account."
     message_zh = "您只能为本人及已绑定的家人办理。"
+
+
+class ClaimRequired(InvalidInput):
+    code = "claim_required"
+    message_en = (
+        "Nobody can approve a claim to be someone: to register an existing record as yourself, "
+        "confirm with the code sent to the phone on it (POST /api/care/patients/claims)."
+    )
+    message_zh = (
+        "认领本人信息无需他人同意，而须凭发送到登记手机的验证码确认（POST /api/care/patients/claims）。"
+    )
+
+
+class InvalidCode(InvalidInput):
+    code = "invalid_code"
+    message_en = "This code is not right. Check the latest text message and try again."
+    message_zh = "验证码不正确，请核对最新一条短信后重试。"
+
+
+class CodeExpired(InvalidInput):
+    code = "code_expired"
+    message_en = "This code has expired or was already used; ask for a new one."
+    message_zh = "验证码已过期或已使用，请重新获取。"
+
+
+class TooManyCodeAttempts(TooManyRequests):
+    code = "too_many_code_attempts"
+    message_en = "Too many wrong codes; ask for a new code."
+    message_zh = "验证码错误次数过多，请重新获取验证码。"
+
+
+class ClaimNotFound(NotFound):
+    code = "claim_not_found"
+    message_en = "No such code request."
+    message_zh = "未找到该验证请求。"
+
+
+class ClaimOutdated(Conflict):
+    code = "claim_outdated"
+    message_en = "The record changed after this code was sent; ask for a new code."
+    message_zh = "发送验证码后该就诊人信息已变更，请重新获取验证码。"
+
+
+class BindingRequestNotFound(NotFound):
+    code = "binding_request_not_found"
+    message_en = "No such binding request of yours."
+    message_zh = "未找到您的该条绑定申请。"
+
+
+class FormExpired(InvalidInput):
+    code = "form_expired"
+    message_en = "This form has expired (after 10 minutes); please fill it in again."
+    message_zh = "表单已过期（10 分钟有效），请重新填写。"
+
+
+class IdentityMissing(InvalidInput):
+    code = "identity_missing"
+    message_en = "Give the identity number (and phone, where asked)."
+    message_zh = "请填写身份证号码（及要求填写的手机号码）。"

@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Date, Enum, ForeignKey, Index, LargeBinary, String, text
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from regio.care.patients.idnumber import Sex
@@ -39,6 +50,13 @@ class EndReason(StrEnum):
     declined = "declined"
     withdrawn = "withdrawn"
     unbound = "unbound"
+
+
+class ClaimPurpose(StrEnum):
+    """What a one-time code sent to the phone on a record proves."""
+
+    self_ = "self"  # I am this person: make my account theirs (and take it back from another account)
+    consent = "consent"  # the person agrees to a pending binding by handing the requester the code
 
 
 def _enum(kind: type[StrEnum], name: str) -> Enum:
@@ -125,3 +143,81 @@ class PatientBinding(IdMixin, TimestampMixin, Base):
     end_reason: Mapped[EndReason | None] = mapped_column(
         _enum(EndReason, "binding_end_reason"), nullable=True
     )
+
+
+class BindingRequest(IdMixin, Base):
+    """就诊人绑定申请 by identity number: recorded whether or not the number is registered yet.
+
+    A request for a registered person carries its pending binding; one for a number nobody has
+    registered waits (binding_id NULL) and becomes a pending binding when the person is
+    registered. Both look the same to the requester, so requests cannot probe who is registered.
+    """
+
+    __tablename__ = "patient_binding_requests"
+    __table_args__ = (
+        # One waiting request per user × number; a matched one is guarded by the binding's own index.
+        Index(
+            "uq_patient_binding_requests_waiting",
+            "user_id",
+            "id_number_hash",
+            unique=True,
+            sqlite_where=text("binding_id IS NULL AND withdrawn_at IS NULL"),
+            postgresql_where=text("binding_id IS NULL AND withdrawn_at IS NULL"),
+        ),
+    )
+
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey(USERS_ID, ondelete="RESTRICT"), nullable=False, index=True
+    )
+    id_number_hash: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    relation: Mapped[Relation] = mapped_column(_enum(Relation, "binding_request_relation"), nullable=False)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    binding_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("patient_bindings.id", ondelete="RESTRICT"), nullable=True, unique=True
+    )
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class PatientClaim(IdMixin, Base):
+    """A one-time code sent to the phone on a record, kept only as a keyed hash, for one purpose.
+
+    A claim whose details matched no record has patient_id NULL and a hash of a code nobody
+    was sent: it fails exactly like a wrong code, so the answer never tells whether the phone
+    matched. `expected_user_id` is the account the record had when the code was sent; the
+    claim succeeds only if that is still so (decided by a conditional UPDATE).
+    """
+
+    __tablename__ = "patient_claims"
+
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey(USERS_ID, ondelete="RESTRICT"), nullable=False, index=True
+    )
+    purpose: Mapped[ClaimPurpose] = mapped_column(_enum(ClaimPurpose, "claim_purpose"), nullable=False)
+    patient_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("patients.id", ondelete="RESTRICT"), nullable=True, index=True
+    )
+    binding_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("patient_bindings.id", ondelete="RESTRICT"), nullable=True
+    )
+    expected_user_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    code_nonce: Mapped[str] = mapped_column(String(32), nullable=False)
+    code_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class LookupCounter(Base):
+    """How many identity look-ups (registrations, binding requests, claims, codes) a user made in an hour.
+
+    Incremented by one conditional upsert, so the limit holds however many requests race.
+    """
+
+    __tablename__ = "patient_lookup_counters"
+    __table_args__ = (UniqueConstraint("user_id", "window_start"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey(USERS_ID, ondelete="CASCADE"), nullable=False)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

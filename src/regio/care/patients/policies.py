@@ -1,6 +1,9 @@
 """Who may do what with patient records and bindings: pure rules, default deny, no I/O.
 
 Only a person holding the patient role acts here, and only through an active binding.
+Nobody approves a claim to BE someone: that is proved with a one-time code sent to the phone
+on the record, the one key to a record the platform has; an adult's consent to be bound is
+given in their own account or by handing the requester such a code.
 Doctors and pharmacists get no access to patient records in this subdomain (later issues
 grant it through consultations); health_admin and regulator see no clear personal data;
 institution systems (API clients) are not people and cannot hold bindings.
@@ -9,6 +12,7 @@ institution systems (API clients) are not people and cannot hold bindings.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from regio.care.patients.models import BindingStatus, Relation
@@ -23,6 +27,17 @@ class PatientAction(StrEnum):
     accept = "accept"  # accept or decline someone's pending request
     reveal = "reveal"  # see the clear identity number and phone
     unbind = "unbind"  # end a binding (or withdraw a pending request)
+    claim = "claim"  # prove with a code to the record's phone that one is the person
+
+
+# Look-ups that tell whether an identity number is registered (registrations, binding requests,
+# claims, codes sent) are limited per user, so nobody can walk through the number space.
+LOOKUPS_PER_HOUR = 20
+LOOKUP_WINDOW = timedelta(hours=1)
+CODE_DIGITS = 6
+CODE_LIFETIME = timedelta(minutes=10)
+CODE_ATTEMPTS = 5
+FORM_TOKEN_LIFETIME = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,33 +88,58 @@ def becomes_guardian(*, relation: Relation, is_minor: bool, registering: bool) -
     return registering or relation is Relation.child
 
 
+def registration_status(*, relation: Relation, is_minor: bool) -> BindingStatus:
+    """How a registration binds its registrar: oneself and a minor at once, another adult only with consent.
+
+    An adult registered by someone else has not agreed to anything yet; the registrar's binding
+    waits until the person accepts in their own account or hands over the code sent to their phone.
+    """
+    if relation is Relation.self_ or is_minor:
+        return BindingStatus.active
+    return BindingStatus.pending
+
+
 def approvers(patient: PatientFacts, binding: BindingFacts) -> frozenset[int]:
     """The users whose consent turns a pending binding active; the requester never approves their own.
 
     An adult consents for themselves, through their own account; until an adult without an
-    account claims their record, requests to bind them wait. A minor's guardians decide for
-    the minor (the minor's own account only when no guardian is bound). A claim to BE an
-    account-less person ("self") is confirmed by those already caring for the record.
+    account claims their record, requests to bind them wait (or the person hands over a code).
+    A minor's guardians decide for the minor (the minor's own account only when no guardian is
+    bound). A claim to BE the person is never approved by anyone: only the code proves it.
     """
-    account = frozenset({patient.account_user_id}) if patient.account_user_id is not None else frozenset()
     if binding.relation is Relation.self_:
-        chosen = frozenset() if account else (patient.guardians() or patient.active_users())
-    elif patient.is_minor:
-        chosen = patient.guardians() or account
-    else:
-        chosen = account
+        return frozenset()
+    account = frozenset({patient.account_user_id}) if patient.account_user_id is not None else frozenset()
+    chosen = (patient.guardians() or account) if patient.is_minor else account
     return chosen - {binding.requested_by_user_id}
 
 
-def awaiting(patient: PatientFacts, binding: BindingFacts) -> str:
-    """Whose answer a pending request waits for, told to the requester in words the app can show."""
-    if binding.relation is Relation.self_:
-        return "family"
-    if patient.is_minor and patient.guardians():
-        return "guardian"
-    if patient.account_user_id is not None:
-        return "the_person"
-    return "the_person_to_sign_up"
+def may_consent_by_code(patient: PatientFacts, binding: BindingFacts) -> bool:
+    """An adult may agree to a pending binding by handing its requester the code sent to their phone.
+
+    Not for minors, whose guardians decide, and never for a claim to be the person.
+    """
+    return (
+        binding.status is BindingStatus.pending
+        and binding.relation is not Relation.self_
+        and not patient.is_minor
+    )
+
+
+def code_usable(
+    *, expires_at: datetime, used_at: datetime | None, attempts: int, now: datetime
+) -> str | None:
+    """Why a code can no longer be tried ("expired" or "exhausted"), or None while it can."""
+    if used_at is not None or now >= expires_at:
+        return "expired"
+    if attempts >= CODE_ATTEMPTS:
+        return "exhausted"
+    return None
+
+
+def window_start(now: datetime) -> datetime:
+    """The fixed hour a look-up is counted in."""
+    return now.replace(minute=0, second=0, microsecond=0)
 
 
 def decide(
@@ -113,7 +153,7 @@ def decide(
     if not acts_as_patient(principal):
         return False
     me = principal.user_id
-    if action in (PatientAction.list, PatientAction.register, PatientAction.bind):
+    if action in (PatientAction.list, PatientAction.register, PatientAction.bind, PatientAction.claim):
         return True
     if patient is None:
         return False

@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from regio.care.patients.idnumber import Sex
-from regio.care.patients.models import BindingStatus, EndReason, Relation
+from regio.care.patients.models import BindingStatus, ClaimPurpose, EndReason, Relation
 
 
 class PatientIn(BaseModel):
@@ -22,10 +22,35 @@ class PatientIn(BaseModel):
 
 
 class BindingRequestIn(BaseModel):
+    """Ask to bind a person by identity number; "self" is refused (claim with a code instead)."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    id_number: str = Field(description="The registered person's identity number.")
+    id_number: str = Field(max_length=40, description="The person's identity number.")
     relation: Relation
+
+
+class ClaimIn(BaseModel):
+    """I am this person: send a code to the phone on the record, if these details match it."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    id_number: str = Field(max_length=40)
+    phone: str = Field(max_length=40, description="The phone the record was registered with.")
+
+
+class CodeRequestIn(BaseModel):
+    """The person's phone, where the code for their consent is sent if it matches their record."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    phone: str = Field(max_length=40)
+
+
+class CodeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    code: str = Field(max_length=20, description="The 6-digit code from the text message.")
 
 
 class PatientOut(BaseModel):
@@ -58,24 +83,48 @@ class BindingOut(BaseModel):
     end_reason: EndReason | None = None
 
 
+class CodeSentOut(BaseModel):
+    """Where a code went, masked; the same answer whether or not the details matched a record."""
+
+    claim_id: int
+    purpose: ClaimPurpose
+    phone_masked: str = Field(examples=["138****5678"])
+    expires_in_seconds: int
+    message_zh: str
+    message_en: str
+
+
 class BoundPatientOut(BaseModel):
-    """A patient the principal may act for, and the binding that allows it."""
+    """A patient the principal may act for (or has registered), and the binding that allows it.
+
+    An adult registered by someone else binds them only once the person consents: the binding
+    is pending and `consent` says where the code for that consent was sent.
+    """
 
     patient: PatientOut
     binding: BindingOut
+    consent: CodeSentOut | None = None
 
 
 class PatientListOut(BaseModel):
     items: list[BoundPatientOut]
 
 
-class BindingRequestOut(BaseModel):
-    """A pending request as its requester sees it: who still has to consent, no personal data."""
+class BindingRequestRecordedOut(BaseModel):
+    """The one answer to a binding request, whether or not the number is registered."""
 
-    binding: BindingOut
-    awaiting: str = Field(
-        description="the_person | guardian | family | the_person_to_sign_up: who must accept.",
-    )
+    request_id: int
+    status: str = "recorded"
+    message_zh: str = "绑定申请已记录；对方（或其监护人）同意后生效。"
+    message_en: str = "Request recorded; it takes effect once the person (or a guardian) accepts."
+
+
+class OutgoingRequestOut(BaseModel):
+    """One of my requests still waiting; it says nothing about whether the number is registered."""
+
+    request_id: int
+    relation: Relation
+    requested_at: datetime
 
 
 class IncomingRequestOut(BaseModel):
@@ -88,7 +137,16 @@ class IncomingRequestOut(BaseModel):
 
 class BindingRequestsOut(BaseModel):
     incoming: list[IncomingRequestOut]
-    outgoing: list[BindingOut]
+    outgoing: list[OutgoingRequestOut]
+
+
+class ClaimConfirmedOut(BaseModel):
+    """What a confirmed code did: the binding it made active, and any it ended (a taken-back record)."""
+
+    purpose: ClaimPurpose
+    patient: PatientOut
+    binding: BindingOut
+    ended_binding_ids: list[int] = Field(default_factory=list)
 
 
 class RevealOut(BaseModel):

@@ -41,6 +41,7 @@ def _etag(response: Response, version: int) -> None:
 
 @router.get("/departments", dependencies=[Public], response_model=list[DepartmentOut])
 async def list_departments() -> list[DepartmentOut]:
+    """The standard department list."""
     return service.list_departments()
 
 
@@ -55,6 +56,7 @@ async def list_hospitals(
     page_size: PageSize = 20,
     include_unlisted: Annotated[bool, Query(description="Admins and regulators: unlisted too")] = False,
 ) -> HospitalPage:
+    """Listed hospitals by city, department and name; unlisted ones too for admins and regulators."""
     return await service.search_hospitals(
         session=session,
         principal=principal,
@@ -71,6 +73,7 @@ async def list_hospitals(
 async def get_hospital(
     hospital_id: HospitalId, session: SessionDep, principal: OptionalPrincipal, response: Response
 ) -> HospitalOut:
+    """One listed hospital (or one the caller may see unlisted), with its version as ETag."""
     hospital = await service.get_hospital(session=session, principal=principal, hospital_id=hospital_id)
     _etag(response, hospital.version)
     return hospital
@@ -80,6 +83,7 @@ async def get_hospital(
 async def hospital_doctors(
     hospital_id: HospitalId, session: SessionDep, principal: OptionalPrincipal
 ) -> list[DoctorOut]:
+    """The doctors of a visible hospital; licence numbers in full only for its admins (audited)."""
     return await service.hospital_doctors(session=session, principal=principal, hospital_id=hospital_id)
 
 
@@ -87,6 +91,7 @@ async def hospital_doctors(
 async def hospital_pharmacists(
     hospital_id: HospitalId, session: SessionDep, principal: CurrentPrincipal
 ) -> list[PharmacistOut]:
+    """The pharmacists of a visible hospital; licence numbers in full only for its admins (audited)."""
     return await service.hospital_pharmacists(session=session, principal=principal, hospital_id=hospital_id)
 
 
@@ -100,6 +105,7 @@ async def search_doctors(
     page: Page = 1,
     page_size: PageSize = 20,
 ) -> DoctorPage:
+    """Doctors at listed hospitals by name, department and city (licence numbers masked)."""
     return await service.search_doctors(
         session=session,
         principal=principal,
@@ -113,6 +119,7 @@ async def search_doctors(
 
 @router.get("/doctors/{doctor_id}", dependencies=[Public], response_model=DoctorOut)
 async def get_doctor(doctor_id: DoctorId, session: SessionDep, principal: OptionalPrincipal) -> DoctorOut:
+    """One doctor with the practice sites the caller may see."""
     return await service.get_doctor(session=session, principal=principal, doctor_id=doctor_id)
 
 
@@ -120,6 +127,7 @@ async def get_doctor(doctor_id: DoctorId, session: SessionDep, principal: Option
 async def create_hospital(
     body: HospitalIn, session: SessionDep, principal: CurrentPrincipal, response: Response
 ) -> HospitalOut:
+    """Registers an internet hospital (health_admin of its province, or platform_admin)."""
     hospital = await service.create_hospital(session=session, principal=principal, data=body)
     _etag(response, hospital.version)
     return hospital
@@ -134,6 +142,7 @@ async def update_hospital(
     response: Response,
     if_match: Annotated[str | None, Header(alias="If-Match", max_length=40)] = None,
 ) -> HospitalOut:
+    """Approves, suspends, revokes or corrects a hospital; a stale If-Match gets 412."""
     hospital = await service.update_hospital(
         session=session,
         principal=principal,
@@ -149,6 +158,7 @@ async def update_hospital(
 async def add_departments(
     hospital_id: HospitalId, body: DepartmentsIn, session: SessionDep, principal: CurrentPrincipal
 ) -> HospitalOut:
+    """Adds departments from the standard list to a hospital."""
     return await service.add_hospital_departments(
         session=session, principal=principal, hospital_id=hospital_id, data=body
     )
@@ -156,6 +166,7 @@ async def add_departments(
 
 @router.post("/doctors", status_code=201, response_model=DoctorOut)
 async def create_doctor(body: DoctorIn, session: SessionDep, principal: CurrentPrincipal) -> DoctorOut:
+    """Registers a doctor at the admin's hospital; only platform_admin may link a user account."""
     return await service.create_doctor(session=session, principal=principal, data=body)
 
 
@@ -163,6 +174,7 @@ async def create_doctor(body: DoctorIn, session: SessionDep, principal: CurrentP
 async def add_practice_site(
     doctor_id: DoctorId, body: PracticeSiteIn, session: SessionDep, principal: CurrentPrincipal
 ) -> DoctorOut:
+    """Adds a practice site (多点执业) at a hospital the admin manages."""
     return await service.add_practice_site(
         session=session, principal=principal, doctor_id=doctor_id, data=body
     )
@@ -172,4 +184,5 @@ async def add_practice_site(
 async def create_pharmacist(
     body: PharmacistIn, session: SessionDep, principal: CurrentPrincipal
 ) -> PharmacistOut:
+    """Registers a pharmacist at the admin's hospital; only platform_admin may link a user account."""
     return await service.create_pharmacist(session=session, principal=principal, data=body)

@@ -202,3 +202,12 @@ class UnknownUser(InvalidInput):
     code = "unknown_user"
     message_en = "No user account has id {value}."
     message_zh = "不存在编号为 {value} 的用户账号。"
+
+
+class StaffManagedElsewhere(Forbidden):
+    code = "staff_managed_elsewhere"
+    message_en = (
+        "Licence number {value} belongs to someone who also works at a hospital you do not manage; "
+        "their record cannot be changed from here."
+    )
+    message_zh = "编号 {value} 对应的人员也在您无权管理的医院执业，不能在此修改其信息。"

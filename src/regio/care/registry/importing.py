@@ -309,6 +309,7 @@ NO = {"否", "no", "n", "false", "0", "未认证", ""}
 
 
 def split_list(value: str) -> list[str]:
+    """The values of a cell separated by |, ;, ； or 、."""
     return [part.strip() for part in _SEPARATORS.split(value) if part.strip()]
 
 
@@ -424,7 +425,7 @@ def check_hospitals(table: Table) -> tuple[list[HospitalRow], list[RowError]]:
             row.add(policies.level_problem("level", level))
         city = row.text("city_adcode", required=True, max_length=6)
         if city:
-            row.add(policies.adcode_problem("city_adcode", city))
+            row.add(policies.adcode_problem("city_adcode", city, reference.places()))
         address = row.text("address", required=False, max_length=300)
         valid_from = row.day("licence_valid_from")
         valid_to = row.day("licence_valid_to")
@@ -435,13 +436,13 @@ def check_hospitals(table: Table) -> tuple[list[HospitalRow], list[RowError]]:
         if status is None:
             row.add(policies.Problem("status", errors.InvalidStatus, {"value": raw_status}))
         codes, department_problems = policies.department_codes(
-            "departments", split_list(values.get("departments", ""))
+            "departments", split_list(values.get("departments", "")), reference.department_lookup()
         )
         row.problems.extend(department_problems)
-        if row.problems:
+        if row.problems or valid_from is None or valid_to is None or status is None:
+            # a missing date or status is always a problem on the row already; never write without one
             found.extend(row.errors())
             continue
-        assert valid_from is not None and valid_to is not None and status is not None
         good.append(
             HospitalRow(
                 row=number,
@@ -469,7 +470,9 @@ def _sites(row: _Row, raw: str) -> list[tuple[str, list[str]]]:
         if not part.strip():
             continue
         licence, colon, departments = part.replace("：", ":").partition(":")
-        codes, problems = policies.department_codes("extra_sites", split_list(departments.replace(",", "|")))
+        codes, problems = policies.department_codes(
+            "extra_sites", split_list(departments.replace(",", "|")), reference.department_lookup()
+        )
         if not colon or not licence.strip() or not codes:
             row.add(policies.Problem("extra_sites", errors.InvalidSites))
             continue
@@ -479,6 +482,7 @@ def _sites(row: _Row, raw: str) -> list[tuple[str, list[str]]]:
 
 
 def check_doctors(table: Table, *, today: date) -> tuple[list[DoctorRow], list[RowError]]:
+    """Field checks of doctor rows that need no database; the good rows and every problem found."""
     good: list[DoctorRow] = []
     found = list(table.errors)
     repeated = _duplicates(table)
@@ -500,13 +504,14 @@ def check_doctors(table: Table, *, today: date) -> tuple[list[DoctorRow], list[R
         departments = split_list(values.get("departments", ""))
         if not departments:
             row.add(policies.Problem("departments", errors.MissingField))
-        codes, department_problems = policies.department_codes("departments", departments)
+        codes, department_problems = policies.department_codes(
+            "departments", departments, reference.department_lookup()
+        )
         row.problems.extend(department_problems)
         extra = _sites(row, values.get("extra_sites", ""))
-        if row.problems:
+        if row.problems or since is None:
             found.extend(row.errors())
             continue
-        assert since is not None
         good.append(
             DoctorRow(
                 row=number,
@@ -524,6 +529,7 @@ def check_doctors(table: Table, *, today: date) -> tuple[list[DoctorRow], list[R
 
 
 def check_pharmacists(table: Table) -> tuple[list[PharmacistRow], list[RowError]]:
+    """Field checks of pharmacist rows that need no database; the good rows and every problem found."""
     good: list[PharmacistRow] = []
     found = list(table.errors)
     repeated = _duplicates(table)

@@ -28,6 +28,7 @@ async def portal(
     department: Annotated[str, Query(max_length=40)] = "",
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> HTMLResponse:
+    """The public portal: listed hospitals, searchable by city, department and name."""
     error: DomainError | None = None
     try:
         results = await service.search_hospitals(
@@ -69,6 +70,7 @@ async def hospital_page(
     principal: OptionalPrincipal,
     hospital_id: Annotated[int, Path(ge=1, le=MAX_ID)],
 ) -> HTMLResponse:
+    """One listed hospital with its departments and doctors."""
     hospital = await service.get_hospital(session=session, principal=principal, hospital_id=hospital_id)
     doctors = await service.hospital_doctors(session=session, principal=principal, hospital_id=hospital_id)
     by_department = {

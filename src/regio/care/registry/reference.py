@@ -1,11 +1,18 @@
-"""Reference data shipped as files: the standard department list, provinces and Zhejiang's cities."""
+"""Reference data shipped as files: the standard department list, provinces and Zhejiang's cities.
+
+Loaded here (once, lazily) and handed to the pure rules in `policies` as arguments.
+"""
 
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from regio.care.registry.policies import Places
+from regio.care.registry.policies import province_of as province_of
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -35,6 +42,7 @@ def _rows(name: str) -> list[dict[str, str]]:
 
 @lru_cache
 def departments() -> tuple[Department, ...]:
+    """The standard department list, in file order."""
     return tuple(
         Department(
             code=row["code"],
@@ -50,11 +58,13 @@ def departments() -> tuple[Department, ...]:
 
 @lru_cache
 def departments_by_code() -> dict[str, Department]:
+    """The standard departments by code."""
     return {department.code: department for department in departments()}
 
 
 @lru_cache
-def _department_lookup() -> dict[str, str]:
+def department_lookup() -> Mapping[str, str]:
+    """Every lower-cased code, Chinese and English name and alias of the standard list, to its code."""
     lookup: dict[str, str] = {}
     for department in departments():
         names = (department.code, department.name_zh, department.name_en, *department.aliases)
@@ -65,11 +75,12 @@ def _department_lookup() -> dict[str, str]:
 
 def department_code_for(name: str) -> str | None:
     """The standard code for a code, Chinese or English name, or alias; None when unknown."""
-    return _department_lookup().get(name.strip().lower())
+    return department_lookup().get(name.strip().lower())
 
 
 @lru_cache
 def provinces() -> dict[str, Place]:
+    """China's province-level divisions by adcode."""
     return {
         row["adcode"]: Place(row["adcode"], row["name_zh"], row["name_en"]) for row in _rows("provinces.csv")
     }
@@ -84,11 +95,14 @@ def known_cities() -> dict[str, Place]:
     }
 
 
-def province_of(city_adcode: str) -> str:
-    return city_adcode[:2] + "0000"
+@lru_cache
+def places() -> Places:
+    """The province codes and known cities, as the adcode rule takes them."""
+    return Places(provinces=frozenset(provinces()), cities=frozenset(known_cities()))
 
 
 def city_name(adcode: str, language: str = "zh-CN") -> str:
+    """A known city's name in a language, else its code."""
     place = known_cities().get(adcode)
     if place is None:
         return adcode

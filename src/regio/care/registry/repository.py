@@ -40,6 +40,7 @@ def listed_clause(today: date) -> ColumnElement[bool]:
 
 
 def visible_clause(vis: Visibility, today: date) -> ColumnElement[bool]:
+    """The hospitals a Visibility admits, in SQL: listed ones, and unlisted ones in its scopes."""
     if vis.everything:
         return true()
     parts = [listed_clause(today)]
@@ -102,6 +103,7 @@ async def search_hospitals(
     offset: int,
     limit: int,
 ) -> tuple[list[Hospital], int]:
+    """One page of hospitals matching the filters, best level first, and the total."""
     filters = _hospital_filters(where, city, department, q)
     total = await session.scalar(select(func.count()).select_from(Hospital).where(*filters))
     rows = await session.scalars(
@@ -116,6 +118,7 @@ async def search_hospitals(
 
 
 async def get_hospital(session: AsyncSession, hospital_id: int, *, lock: bool = False) -> Hospital | None:
+    """One hospital with its departments, read afresh (optionally locked for update)."""
     statement: Select[Hospital] = (
         select(Hospital)
         .where(Hospital.id == hospital_id)
@@ -128,6 +131,7 @@ async def get_hospital(session: AsyncSession, hospital_id: int, *, lock: bool = 
 
 
 async def hospitals_by_licence(session: AsyncSession, licence_nos: Iterable[str]) -> dict[str, Hospital]:
+    """Registered hospitals by licence number, with their departments."""
     wanted = sorted(set(licence_nos))
     found: dict[str, Hospital] = {}
     for start in range(0, len(wanted), 500):
@@ -141,11 +145,13 @@ async def hospitals_by_licence(session: AsyncSession, licence_nos: Iterable[str]
 
 
 async def hospital_version(session: AsyncSession, hospital_id: int) -> int | None:
+    """A hospital's current version, or None if it does not exist."""
     version = await session.scalar(select(Hospital.version).where(Hospital.id == hospital_id))
     return int(version) if version is not None else None
 
 
 async def insert_hospital(session: AsyncSession, values: dict[str, Any]) -> Hospital:
+    """Inserts a hospital now, so a duplicate licence fails here inside the caller's transaction."""
     hospital = Hospital(**values)
     session.add(hospital)
     await session.flush()
@@ -173,34 +179,63 @@ async def update_hospital_if(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def _upsert(
+    session: AsyncSession, model: Any, values: dict[str, Any], *, extra_where: list[Any], bump_version: bool
+) -> tuple[int, Upserted]:
+    """Insert or update by licence number, each outcome decided by the statement that makes it.
+
+    INSERT … ON CONFLICT DO NOTHING RETURNING says "created"; otherwise a conditional UPDATE that
+    only touches a row whose values differ says "updated"; otherwise the row was already as given.
+    A concurrent import of the same row waits on the unique index and then finds it unchanged.
+    """
+    table = model.__table__
+    now = utcnow()
+    columns = {**values, "created_at": now, "updated_at": now}
+    if bump_version:
+        columns["version"] = 1
+    inserted = (
+        await session.execute(
+            _insert(session, model)
+            .values(**columns)
+            .on_conflict_do_nothing(index_elements=[table.c.licence_no])
+            .returning(table.c.id)
+        )
+    ).scalar_one_or_none()
+    if inserted is not None:
+        return int(inserted), "created"
+    changed = [column for column in values if column != "licence_no"]
+    assignments: dict[str, Any] = {column: values[column] for column in changed}
+    assignments["updated_at"] = now
+    if bump_version:
+        assignments["version"] = table.c.version + 1
+    updated = (
+        await session.execute(
+            update(table)
+            .where(
+                table.c.licence_no == values["licence_no"],
+                or_(*(table.c[column].is_distinct_from(values[column]) for column in changed)),
+                *extra_where,
+            )
+            .values(**assignments)
+            .returning(table.c.id)
+        )
+    ).scalar_one_or_none()
+    if updated is not None:
+        return int(updated), "updated"
+    existing = await session.scalar(select(table.c.id).where(table.c.licence_no == values["licence_no"]))
+    if existing is None:
+        # Rows are never deleted, and the insert found one: only a broken invariant gets here.
+        raise RuntimeError(f"{table.name} row with licence {values['licence_no']!r} conflicted but is gone")
+    return int(existing), "unchanged"
+
+
 async def upsert_hospital(session: AsyncSession, values: dict[str, Any]) -> tuple[int, Upserted]:
     """Insert or update by licence number; identical rows are left alone, revoked ones stay revoked."""
-    existing = await session.scalar(select(Hospital.id).where(Hospital.licence_no == values["licence_no"]))
-    now = utcnow()
-    statement = _insert(session, Hospital).values(**values, version=1, created_at=now, updated_at=now)
-    changed = [column for column in values if column != "licence_no"]
-    table = Hospital.__table__
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c.licence_no],
-        set_={
-            **{column: statement.excluded[column] for column in changed},
-            "version": table.c.version + 1,
-            "updated_at": now,
-        },
-        where=and_(
-            or_(*(table.c[column].is_distinct_from(statement.excluded[column]) for column in changed)),
-            # a revoked licence is final, however the spreadsheet says otherwise
-            or_(
-                table.c.status != HospitalStatus.revoked.value,
-                statement.excluded.status == HospitalStatus.revoked.value,
-            ),
-        ),
-    ).returning(table.c.id)
-    written = (await session.execute(statement)).scalar()
-    if written is None:
-        assert existing is not None  # only a conflict can skip the write
-        return int(existing), "unchanged"
-    return int(written), "updated" if existing is not None else "created"
+    extra = []
+    if values["status"] != HospitalStatus.revoked.value:
+        # a revoked licence is final, however the spreadsheet says otherwise
+        extra.append(Hospital.status != HospitalStatus.revoked.value)
+    return await _upsert(session, Hospital, values, extra_where=extra, bump_version=True)
 
 
 async def add_departments(session: AsyncSession, hospital_id: int, codes: Sequence[str]) -> int:
@@ -219,6 +254,7 @@ async def add_departments(session: AsyncSession, hospital_id: int, codes: Sequen
 
 
 async def department_codes_of(session: AsyncSession, hospital_id: int) -> list[str]:
+    """The department codes a hospital offers, in the order they were added."""
     rows = await session.scalars(
         select(HospitalDepartment.department_code)
         .where(HospitalDepartment.hospital_id == hospital_id)
@@ -235,6 +271,7 @@ def _with_sites() -> Any:
 
 
 async def get_doctor(session: AsyncSession, doctor_id: int) -> Doctor | None:
+    """One doctor with their practice sites and hospitals, read afresh."""
     statement = (
         select(Doctor)
         .where(Doctor.id == doctor_id)
@@ -245,12 +282,14 @@ async def get_doctor(session: AsyncSession, doctor_id: int) -> Doctor | None:
 
 
 async def doctor_for_user(session: AsyncSession, user_id: int) -> Doctor | None:
+    """The doctor a user account signs in as, if any."""
     return (
         await session.scalars(select(Doctor).where(Doctor.user_id == user_id).options(_with_sites()))
     ).first()
 
 
 async def doctors_at(session: AsyncSession, hospital_id: int) -> list[Doctor]:
+    """The doctors practising at a hospital, most senior first."""
     at_hospital = exists().where(PracticeSite.doctor_id == Doctor.id, PracticeSite.hospital_id == hospital_id)
     rows = await session.scalars(
         select(Doctor).where(at_hospital).options(_with_sites()).order_by(_title_rank(), Doctor.id)
@@ -291,6 +330,7 @@ async def search_doctors(
 
 
 async def insert_doctor(session: AsyncSession, values: dict[str, Any]) -> Doctor:
+    """Inserts a doctor now, so a duplicate licence or account fails here."""
     doctor = Doctor(**values)
     session.add(doctor)
     await session.flush()
@@ -300,11 +340,13 @@ async def insert_doctor(session: AsyncSession, values: dict[str, Any]) -> Doctor
 async def insert_site(
     session: AsyncSession, *, doctor_id: int, hospital_id: int, department_code: str
 ) -> None:
+    """Inserts one practice site now, so a repeat fails on the unique constraint here."""
     session.add(PracticeSite(doctor_id=doctor_id, hospital_id=hospital_id, department_code=department_code))
     await session.flush()
 
 
 async def add_sites(session: AsyncSession, doctor_id: int, sites: Iterable[tuple[int, str]]) -> int:
+    """Adds the practice sites a doctor lacks; the unique constraint settles repeats and races."""
     added = 0
     for hospital_id, code in sites:
         statement = (
@@ -318,29 +360,25 @@ async def add_sites(session: AsyncSession, doctor_id: int, sites: Iterable[tuple
     return added
 
 
-async def _upsert_person(session: AsyncSession, model: Any, values: dict[str, Any]) -> tuple[int, Upserted]:
-    table = model.__table__
-    existing = await session.scalar(select(table.c.id).where(table.c.licence_no == values["licence_no"]))
-    now = utcnow()
-    statement = _insert(session, model).values(**values, created_at=now, updated_at=now)
-    changed = [column for column in values if column != "licence_no"]
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c.licence_no],
-        set_={**{column: statement.excluded[column] for column in changed}, "updated_at": now},
-        where=or_(*(table.c[column].is_distinct_from(statement.excluded[column]) for column in changed)),
-    ).returning(table.c.id)
-    written = (await session.execute(statement)).scalar()
-    if written is None:
-        assert existing is not None
-        return int(existing), "unchanged"
-    return int(written), "updated" if existing is not None else "created"
-
-
 async def upsert_doctor(session: AsyncSession, values: dict[str, Any]) -> tuple[int, Upserted]:
-    return await _upsert_person(session, Doctor, values)
+    """Insert or update a doctor by licence number (the caller has checked who may change them)."""
+    return await _upsert(session, Doctor, values, extra_where=[], bump_version=False)
+
+
+async def doctors_by_licence(session: AsyncSession, licence_nos: Iterable[str]) -> dict[str, Doctor]:
+    """Registered doctors by licence number, with the hospitals they practise at."""
+    wanted = sorted(set(licence_nos))
+    found: dict[str, Doctor] = {}
+    for start in range(0, len(wanted), 500):
+        rows = await session.scalars(
+            select(Doctor).where(Doctor.licence_no.in_(wanted[start : start + 500])).options(_with_sites())
+        )
+        found.update({row.licence_no: row for row in rows})
+    return found
 
 
 async def doctor_ids_by_licence(session: AsyncSession, licence_nos: Iterable[str]) -> dict[str, int]:
+    """Doctors' ids by licence number."""
     wanted = sorted(set(licence_nos))
     found: dict[str, int] = {}
     for start in range(0, len(wanted), 500):
@@ -352,6 +390,7 @@ async def doctor_ids_by_licence(session: AsyncSession, licence_nos: Iterable[str
 
 
 async def link_doctor_user(session: AsyncSession, doctor_id: int, user_id: int | None) -> bool:
+    """Sets (or clears) the user account a doctor signs in with."""
     result = await session.execute(
         update(Doctor)
         .where(Doctor.id == doctor_id)
@@ -365,6 +404,7 @@ async def link_doctor_user(session: AsyncSession, doctor_id: int, user_id: int |
 
 
 async def get_pharmacist(session: AsyncSession, pharmacist_id: int) -> Pharmacist | None:
+    """One pharmacist with their hospital."""
     statement = (
         select(Pharmacist).where(Pharmacist.id == pharmacist_id).options(selectinload(Pharmacist.hospital))
     )
@@ -372,6 +412,7 @@ async def get_pharmacist(session: AsyncSession, pharmacist_id: int) -> Pharmacis
 
 
 async def pharmacists_at(session: AsyncSession, hospital_id: int) -> list[Pharmacist]:
+    """The pharmacists of a hospital."""
     rows = await session.scalars(
         select(Pharmacist)
         .where(Pharmacist.hospital_id == hospital_id)
@@ -382,6 +423,7 @@ async def pharmacists_at(session: AsyncSession, hospital_id: int) -> list[Pharma
 
 
 async def insert_pharmacist(session: AsyncSession, values: dict[str, Any]) -> Pharmacist:
+    """Inserts a pharmacist now, so a duplicate licence or account fails here."""
     pharmacist = Pharmacist(**values)
     session.add(pharmacist)
     await session.flush()
@@ -389,10 +431,26 @@ async def insert_pharmacist(session: AsyncSession, values: dict[str, Any]) -> Ph
 
 
 async def upsert_pharmacist(session: AsyncSession, values: dict[str, Any]) -> tuple[int, Upserted]:
-    return await _upsert_person(session, Pharmacist, values)
+    """Insert or update a pharmacist by licence number (the caller has checked who may change them)."""
+    return await _upsert(session, Pharmacist, values, extra_where=[], bump_version=False)
+
+
+async def pharmacists_by_licence(session: AsyncSession, licence_nos: Iterable[str]) -> dict[str, Pharmacist]:
+    """Registered pharmacists by licence number, with their hospital."""
+    wanted = sorted(set(licence_nos))
+    found: dict[str, Pharmacist] = {}
+    for start in range(0, len(wanted), 500):
+        rows = await session.scalars(
+            select(Pharmacist)
+            .where(Pharmacist.licence_no.in_(wanted[start : start + 500]))
+            .options(selectinload(Pharmacist.hospital))
+        )
+        found.update({row.licence_no: row for row in rows})
+    return found
 
 
 async def link_pharmacist_user(session: AsyncSession, pharmacist_id: int, user_id: int | None) -> bool:
+    """Sets (or clears) the user account a pharmacist signs in with."""
     result = await session.execute(
         update(Pharmacist)
         .where(Pharmacist.id == pharmacist_id)

@@ -36,23 +36,20 @@ from regio.care.registry.schemas import (
     PracticeSiteOut,
 )
 from regio.core import audit
-from regio.core.access import Principal, Role, RoleGrant, ScopeKind, require
+from regio.core.access import SYSTEM, Principal, ScopeKind, require
 from regio.core.db import transaction, utcnow
 from regio.core.errors import DomainError, Forbidden
 from regio.core.identity import scopes
 
-# The operator running `regio care import` and `regio demo load` on the server itself.
-SYSTEM = Principal(
-    user_id=None,
-    username="system",
-    grants=frozenset({RoleGrant(Role.platform_admin)}),
-    display_name="Regio system",
-)
+# The operator running `regio care import` and `regio demo load` on the server itself: the platform's
+# one SYSTEM principal, named here too because the CLI and the demo loader reach it through this module.
+__all__ = ["SYSTEM"]
 
 MAX_PAGE_SIZE = 50
 
 
 def today() -> date:
+    """Today's date in China, the day licences and years of practice are counted on."""
     return policies.shanghai_today(utcnow())
 
 
@@ -76,6 +73,30 @@ def _raise_first(problems: list[Problem]) -> None:
         raise error
 
 
+async def _reload_hospital(session: AsyncSession, hospital_id: int) -> Hospital:
+    """A hospital this transaction just wrote, read back with its departments."""
+    hospital = await repository.get_hospital(session, hospital_id)
+    if hospital is None:
+        raise RuntimeError(f"hospital {hospital_id} vanished inside the transaction that wrote it")
+    return hospital
+
+
+async def _reload_doctor(session: AsyncSession, doctor_id: int) -> Doctor:
+    """A doctor this transaction just wrote, read back with their sites."""
+    doctor = await repository.get_doctor(session, doctor_id)
+    if doctor is None:
+        raise RuntimeError(f"doctor {doctor_id} vanished inside the transaction that wrote it")
+    return doctor
+
+
+async def _reload_pharmacist(session: AsyncSession, pharmacist_id: int) -> Pharmacist:
+    """A pharmacist this transaction just wrote, read back with their hospital."""
+    pharmacist = await repository.get_pharmacist(session, pharmacist_id)
+    if pharmacist is None:
+        raise RuntimeError(f"pharmacist {pharmacist_id} vanished inside the transaction that wrote it")
+    return pharmacist
+
+
 def _mentions(exc: IntegrityError, *words: str) -> bool:
     text = str(exc.orig).lower()
     return any(word.lower() in text for word in words)
@@ -85,6 +106,7 @@ def _mentions(exc: IntegrityError, *words: str) -> bool:
 
 
 def department_view(code: str) -> DepartmentOut:
+    """A standard department as the API shows it."""
     department = reference.departments_by_code()[code]
     return DepartmentOut(
         code=department.code,
@@ -200,7 +222,7 @@ def list_cities() -> list[CityOut]:
 
 def _check_filters(city: str | None, department: str | None) -> str | None:
     if city:
-        problem = policies.adcode_problem("city", city)
+        problem = policies.adcode_problem("city", city, reference.places())
         if problem:
             raise problem.as_error()
     if department:
@@ -421,7 +443,7 @@ def _hospital_problems(values: dict[str, Any]) -> list[Problem]:
         policies.text_problem("name", values["name"], max_length=200),
         policies.text_problem("name_en", values["name_en"] or "", max_length=300, required=False),
         policies.level_problem("level", values["level"]),
-        policies.adcode_problem("city_adcode", values["city_adcode"]),
+        policies.adcode_problem("city_adcode", values["city_adcode"], reference.places()),
         policies.text_problem("address", values["address"], max_length=300, required=False),
         policies.status_problem("status", values["status"]),
         policies.period_problem("licence_valid_to", values["licence_valid_from"], values["licence_valid_to"]),
@@ -444,7 +466,9 @@ async def create_hospital(*, session: AsyncSession, principal: Principal, data: 
         "status": data.status,
     }
     problems = _hospital_problems(values)
-    codes, department_problems = policies.department_codes("department_codes", data.department_codes)
+    codes, department_problems = policies.department_codes(
+        "department_codes", data.department_codes, reference.department_lookup()
+    )
     _raise_first(problems + department_problems)
     values["region_adcode"] = reference.province_of(data.city_adcode)
     require(
@@ -467,9 +491,7 @@ async def create_hospital(*, session: AsyncSession, principal: Principal, data: 
             object_id=hospital.id,
             details={"licence_no": hospital.licence_no, "status": hospital.status, "departments": codes},
         )
-        reloaded = await repository.get_hospital(session, hospital.id)
-        assert reloaded is not None
-        view = _hospital_view(reloaded, today())
+        view = _hospital_view(await _reload_hospital(session, hospital.id), today())
     return view
 
 
@@ -481,7 +503,8 @@ def parse_if_match(header: str | None) -> int | None:
     if value.startswith("W/"):
         value = value[2:]
     value = value.strip('"')
-    if not value.isdigit():
+    # ASCII digits only (Python's isdigit also takes other scripts' digits) and no more than a version needs
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise errors.InvalidIfMatch(value=header)
     return int(value)
 
@@ -561,9 +584,7 @@ async def update_hospital(
                 "reason": reason,
             },
         )
-        reloaded = await repository.get_hospital(session, hospital_id)
-        assert reloaded is not None
-        view = _hospital_view(reloaded, today())
+        view = _hospital_view(await _reload_hospital(session, hospital_id), today())
     return view
 
 
@@ -576,7 +597,9 @@ async def add_hospital_departments(
 ) -> HospitalOut:
     """Adds departments from the standard list to a hospital (repeats are no-ops)."""
     require(policies.could_ever(principal, Action.manage_departments), action=Action.manage_departments.value)
-    codes, problems = policies.department_codes("department_codes", data.department_codes)
+    codes, problems = policies.department_codes(
+        "department_codes", data.department_codes, reference.department_lookup()
+    )
     _raise_first(problems)
     async with transaction(session):
         hospital = await repository.get_hospital(session, hospital_id)
@@ -595,9 +618,7 @@ async def add_hospital_departments(
             object_id=hospital_id,
             details={"departments": codes, "added": added},
         )
-        reloaded = await repository.get_hospital(session, hospital_id)
-        assert reloaded is not None
-        view = _hospital_view(reloaded, today())
+        view = _hospital_view(await _reload_hospital(session, hospital_id), today())
     return view
 
 
@@ -612,6 +633,12 @@ async def _staff_hospital(session: AsyncSession, principal: Principal, hospital_
     return hospital
 
 
+def _require_may_link(principal: Principal, user_id: int | None) -> None:
+    """A user account acts with a licence at every hospital the holder serves: only platform_admin links one."""
+    if user_id is not None:
+        require(policies.may(principal, Action.link_user), action=Action.link_user.value, field="user_id")
+
+
 def _require_offered(hospital: Hospital, codes: list[str], field: str) -> None:
     offered = {department.department_code for department in hospital.departments}
     missing = [code for code in codes if code not in offered]
@@ -624,7 +651,9 @@ async def create_doctor(*, session: AsyncSession, principal: Principal, data: Do
     require(policies.could_ever(principal, Action.manage_staff), action=Action.manage_staff.value)
     on = today()
     licence_no = policies.normalize_licence_no(data.licence_no)
-    codes, problems = policies.department_codes("department_codes", data.department_codes)
+    codes, problems = policies.department_codes(
+        "department_codes", data.department_codes, reference.department_lookup()
+    )
     found = [
         policies.licence_no_problem("licence_no", licence_no),
         policies.text_problem("real_name", data.real_name, max_length=100),
@@ -632,6 +661,7 @@ async def create_doctor(*, session: AsyncSession, principal: Principal, data: Do
         policies.practice_start_problem("independent_practice_since", data.independent_practice_since, on),
     ]
     _raise_first([p for p in found if p is not None] + problems)
+    _require_may_link(principal, data.user_id)
     async with transaction(session):
         hospital = await _staff_hospital(session, principal, data.hospital_id)
         _require_offered(hospital, codes, "department_codes")
@@ -659,8 +689,7 @@ async def create_doctor(*, session: AsyncSession, principal: Principal, data: Do
             object_id=doctor.id,
             details={"hospital_id": hospital.id, "departments": codes, "user_id": data.user_id},
         )
-        reloaded = await repository.get_doctor(session, doctor.id)
-        assert reloaded is not None
+        reloaded = await _reload_doctor(session, doctor.id)
         view = _doctor_view(reloaded, on=on, vis=policies.visibility(principal), full_licence=True)
     return view
 
@@ -705,8 +734,7 @@ async def add_practice_site(
             object_id=doctor_id,
             details={"hospital_id": hospital.id, "department": code},
         )
-        reloaded = await repository.get_doctor(session, doctor_id)
-        assert reloaded is not None
+        reloaded = await _reload_doctor(session, doctor_id)
         full = policies.sees_licence_numbers(
             principal, [_ref(site.hospital) for site in reloaded.practice_sites]
         )
@@ -725,6 +753,7 @@ async def create_pharmacist(
         policies.text_problem("real_name", data.real_name, max_length=100),
     ]
     _raise_first([p for p in found if p is not None])
+    _require_may_link(principal, data.user_id)
     async with transaction(session):
         hospital = await _staff_hospital(session, principal, data.hospital_id)
         try:
@@ -748,8 +777,7 @@ async def create_pharmacist(
             object_id=pharmacist.id,
             details={"hospital_id": hospital.id, "user_id": data.user_id},
         )
-        reloaded = await repository.get_pharmacist(session, pharmacist.id)
-        assert reloaded is not None
+        reloaded = await _reload_pharmacist(session, pharmacist.id)
         view = _pharmacist_view(reloaded, full_licence=True)
     return view
 
@@ -758,17 +786,12 @@ async def link_doctor_user(
     *, session: AsyncSession, principal: Principal, doctor_id: int, user_id: int | None
 ) -> DoctorOut:
     """Links (or with None unlinks) the user account a doctor signs in with."""
+    require(policies.may(principal, Action.link_user), action=Action.link_user.value)
     on = today()
     async with transaction(session):
         doctor = await repository.get_doctor(session, doctor_id)
         if doctor is None:
             raise errors.DoctorNotFound(doctor_id=doctor_id)
-        refs = [_ref(site.hospital) for site in doctor.practice_sites]
-        require(
-            principal.has_role(Role.platform_admin)
-            or any(policies.may(principal, Action.manage_staff, r) for r in refs),
-            action=Action.manage_staff.value,
-        )
         try:
             await repository.link_doctor_user(session, doctor_id, user_id)
         except IntegrityError as exc:
@@ -782,8 +805,7 @@ async def link_doctor_user(
             object_id=doctor_id,
             details={"user_id": user_id},
         )
-        reloaded = await repository.get_doctor(session, doctor_id)
-        assert reloaded is not None
+        reloaded = await _reload_doctor(session, doctor_id)
         view = _doctor_view(reloaded, on=on, vis=policies.visibility(principal), full_licence=False)
     return view
 
@@ -792,14 +814,11 @@ async def link_pharmacist_user(
     *, session: AsyncSession, principal: Principal, pharmacist_id: int, user_id: int | None
 ) -> PharmacistOut:
     """Links (or with None unlinks) the user account a pharmacist signs in with."""
+    require(policies.may(principal, Action.link_user), action=Action.link_user.value)
     async with transaction(session):
         pharmacist = await repository.get_pharmacist(session, pharmacist_id)
         if pharmacist is None:
             raise errors.PharmacistNotFound(pharmacist_id=pharmacist_id)
-        require(
-            policies.may(principal, Action.manage_staff, _ref(pharmacist.hospital)),
-            action=Action.manage_staff.value,
-        )
         try:
             await repository.link_pharmacist_user(session, pharmacist_id, user_id)
         except IntegrityError as exc:
@@ -813,8 +832,7 @@ async def link_pharmacist_user(
             object_id=pharmacist_id,
             details={"user_id": user_id},
         )
-        reloaded = await repository.get_pharmacist(session, pharmacist_id)
-        assert reloaded is not None
+        reloaded = await _reload_pharmacist(session, pharmacist_id)
         view = _pharmacist_view(reloaded, full_licence=False)
     return view
 
@@ -918,9 +936,14 @@ async def import_doctors(
         hospitals = await repository.hospitals_by_licence(
             session, [licence for row in rows for licence, _ in row.sites]
         )
+        known = await repository.doctors_by_licence(session, [row.values["licence_no"] for row in rows])
         good: list[tuple[importing.DoctorRow, list[tuple[int, str]]]] = []
         for row in rows:
             sites, problems = _doctor_sites(principal, row, hospitals)
+            current = known.get(row.values["licence_no"])
+            if current is not None:
+                serves = [_ref(site.hospital) for site in current.practice_sites]
+                problems += _person_problems(principal, current, row.values, serves)
             if problems:
                 found.extend(importing.RowError.from_problem(row.row, problem) for problem in problems)
             else:
@@ -945,6 +968,19 @@ async def import_doctors(
                 )
         report.written = True
     return report
+
+
+def _person_problems(
+    principal: Principal, current: Doctor | Pharmacist, values: dict[str, Any], serves: list[HospitalRef]
+) -> list[Problem]:
+    """A row that would change someone who also serves a hospital the principal does not manage is refused.
+
+    A row identical to the record only adds practice sites, which the site checks decide.
+    """
+    changes = any(getattr(current, key) != value for key, value in values.items() if key != "licence_no")
+    if changes and not policies.may_change_person(principal, serves):
+        return [Problem("licence_no", errors.StaffManagedElsewhere, {"value": current.licence_no})]
+    return []
 
 
 def _doctor_sites(
@@ -984,19 +1020,26 @@ async def import_pharmacists(
     rows, found = importing.check_pharmacists(table)
     async with transaction(session):
         hospitals = await repository.hospitals_by_licence(session, [row.hospital_licence_no for row in rows])
+        known = await repository.pharmacists_by_licence(session, [row.values["licence_no"] for row in rows])
         good: list[tuple[importing.PharmacistRow, int]] = []
         for row in rows:
             hospital = hospitals.get(row.hospital_licence_no)
+            problems: list[Problem] = []
             if hospital is None:
-                problem = Problem(
-                    "hospital_licence_no", errors.UnknownHospital, {"value": row.hospital_licence_no}
+                problems.append(
+                    Problem("hospital_licence_no", errors.UnknownHospital, {"value": row.hospital_licence_no})
                 )
             elif not policies.may(principal, Action.manage_staff, _ref(hospital)):
-                problem = Problem("hospital_licence_no", Forbidden)
+                problems.append(Problem("hospital_licence_no", Forbidden))
             else:
-                good.append((row, hospital.id))
+                current = known.get(row.values["licence_no"])
+                if current is not None:
+                    values = {**row.values, "hospital_id": hospital.id}
+                    problems += _person_problems(principal, current, values, [_ref(current.hospital)])
+            if problems or hospital is None:
+                found.extend(importing.RowError.from_problem(row.row, problem) for problem in problems)
                 continue
-            found.append(importing.RowError.from_problem(row.row, problem))
+            good.append((row, hospital.id))
         report.errors = sorted(found, key=lambda error: (error.row, error.field))
         if not _finish_checks(report, skip_invalid):
             return report
@@ -1037,10 +1080,15 @@ async def import_csv(
 
 
 async def hospital_place(session: AsyncSession, hospital_id: str) -> str | None:
-    """The city adcode a hospital lies in, so identity can tell whether a grant stays within a region."""
-    if not hospital_id.isdigit():
+    """The city adcode of a registered hospital, so identity can tell whether a grant stays within a region.
+
+    None for anything that is not a hospital's id (non-digits, past BIGINT) or names no hospital,
+    so a grant to a hospital that does not exist is refused.
+    """
+    number = policies.hospital_id_of_scope(hospital_id)
+    if number is None:
         return None
-    hospital = await repository.get_hospital(session, int(hospital_id))
+    hospital = await repository.get_hospital(session, number)
     return hospital.city_adcode if hospital is not None else None
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from regio.core.access import RoleGrant
-from regio.core.deps import CurrentPrincipal, Public, SessionDep, SettingsDep
+from regio.core.deps import CurrentPrincipal, Public, SessionDep, SettingsDep, client_ip
 from regio.core.identity import service
 from regio.core.identity.schemas import (
     ClientTokenRequest,
@@ -21,10 +21,16 @@ router = APIRouter(tags=["identity"])
 
 
 @router.post("/api/auth/token", response_model=TokenOut, dependencies=[Public])
-async def create_token(body: TokenRequest, session: SessionDep, settings: SettingsDep) -> TokenOut:
-    """Username and password for a bearer token (401 invalid_credentials, 429 login_locked)."""
+async def create_token(
+    body: TokenRequest, request: Request, session: SessionDep, settings: SettingsDep
+) -> TokenOut:
+    """Username and password for a bearer token (401 invalid_credentials; 429 login_locked or login_throttled)."""
     return await service.token_for_password(
-        session=session, settings=settings, username=body.username, password=body.password
+        session=session,
+        settings=settings,
+        username=body.username,
+        password=body.password,
+        ip=client_ip(request),
     )
 
 

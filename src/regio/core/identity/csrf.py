@@ -41,7 +41,8 @@ async def verify_csrf_form(request: Request) -> None:
         raise CsrfFailed()
 
 
-# For page POST handlers: `@router.post("/x", dependencies=[CsrfForm])`.
+# For page POST handlers: `@router.post("/x", dependencies=[CsrfForm])`. Not optional: the
+# architecture test fails for any unsafe route outside /api/ that lacks it.
 CsrfForm = Depends(verify_csrf_form)
 
 

@@ -24,6 +24,13 @@ class LoginLocked(DomainError):
     message_zh = "登录失败次数过多，请在 {retry_after_seconds} 秒后重试。"
 
 
+class LoginThrottled(DomainError):
+    status = 429
+    code = "login_throttled"
+    message_en = "Too many failed sign-ins from your network; try again in {retry_after_seconds} seconds."
+    message_zh = "您所在网络的登录失败次数过多，请在 {retry_after_seconds} 秒后重试。"
+
+
 class CsrfFailed(Forbidden):
     code = "csrf_failed"
     message_en = "This form has expired or did not come from this site; reload the page and try again."

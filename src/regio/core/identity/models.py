@@ -85,3 +85,22 @@ class LoginSession(IdMixin, Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     ip: Mapped[str] = mapped_column(String(64), nullable=False, default="")
     user_agent: Mapped[str] = mapped_column(String(300), nullable=False, default="")
+
+
+class LoginThrottle(Base):
+    """A sign-in failure counter that is not a user's own row: a username nobody holds, or an address.
+
+    `key` is "name:" or "ip:" and a keyed hash (HMAC under a key derived from the secret key)
+    of the normalised username or the client address, so the table names no one and lists
+    no addresses. A name row counts and locks exactly like `users.failed_logins` and
+    `users.locked_until`, so an unknown username answers as a known one would; an address row
+    counts the failures of one fixed window starting at `window_started_at`.
+    """
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)

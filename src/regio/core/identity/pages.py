@@ -9,11 +9,24 @@ from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from regio.config import Settings
-from regio.core.deps import CurrentPrincipal, OptionalPrincipal, Public, SessionDep, SettingsDep
+from regio.core.deps import (
+    CurrentPrincipal,
+    OptionalPrincipal,
+    Public,
+    SessionDep,
+    SettingsDep,
+    client_ip,
+)
 from regio.core.errors import DomainError
 from regio.core.identity import service
 from regio.core.identity.csrf import CsrfForm
-from regio.core.identity.errors import AccountInvalid, InvalidCredentials, LoginLocked, UsernameTaken
+from regio.core.identity.errors import (
+    AccountInvalid,
+    InvalidCredentials,
+    LoginLocked,
+    LoginThrottled,
+    UsernameTaken,
+)
 from regio.core.identity.schemas import ROLE_LABELS, SCOPE_LABELS
 from regio.core.templating import render
 
@@ -23,9 +36,7 @@ FormText = Annotated[str, Form(max_length=1000)]
 
 
 def _client_facts(request: Request) -> tuple[str, str]:
-    forwarded = request.headers.get("x-forwarded-for", "")
-    ip = forwarded.split(",")[0].strip() if forwarded else (request.client.host if request.client else "")
-    return ip, request.headers.get("user-agent", "")
+    return client_ip(request), request.headers.get("user-agent", "")
 
 
 def _signed_in(response: Response, token: str, settings: Settings) -> Response:
@@ -71,7 +82,7 @@ async def login_submit(
         _, token = await service.sign_in(
             session=session, settings=settings, username=username, password=password, ip=ip, user_agent=agent
         )
-    except (InvalidCredentials, LoginLocked) as error:
+    except (InvalidCredentials, LoginLocked, LoginThrottled) as error:
         return render(
             request,
             "identity/login.html",

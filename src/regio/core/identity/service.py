@@ -6,15 +6,16 @@ import asyncio
 import math
 from collections.abc import Iterable
 from contextvars import ContextVar
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from regio.config import Settings
-from regio.core import audit
+from regio.core import audit, jobs
 from regio.core.access import ANONYMOUS, Principal, Role, RoleGrant, ScopeKind
-from regio.core.db import transaction, utcnow
+from regio.core.access import SYSTEM as SYSTEM  # the platform's own principal, kept importable from here
+from regio.core.db import Database, transaction, utcnow
 from regio.core.errors import DomainError
 from regio.core.identity import passwords, policies, repository, scopes, tokens
 from regio.core.identity.errors import (
@@ -29,6 +30,7 @@ from regio.core.identity.errors import (
     InvalidCredentials,
     InvalidToken,
     LoginLocked,
+    LoginThrottled,
     UsernameTaken,
 )
 from regio.core.identity.models import ApiClient, User
@@ -45,11 +47,11 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 # strict: a cookie-authenticated unsafe request must bring the header.
 csrf_checked_by_form: ContextVar[bool] = ContextVar("regio_csrf_checked_by_form", default=False)
 
-SYSTEM = Principal(user_id=None, username="system")
-
 # Pauses after a failed sign-in grow with the failure count: 0.1 s, 0.2 s, 0.4 s ... at most 1.6 s.
 FAILURE_PAUSE_BASE_SECONDS = 0.1
 FAILURE_PAUSE_MAX_SECONDS = 1.6
+# How long the failures on a username nobody holds are remembered after the last one.
+NAME_COUNTER_MEMORY = timedelta(days=30)
 
 
 def failure_pause_seconds(failures: int) -> float:
@@ -125,10 +127,16 @@ async def principal_from_access_token(*, session: AsyncSession, settings: Settin
     if not raw_id.isdigit():
         raise InvalidToken(reason="malformed")
     if kind == "u":
-        user = await repository.user_by_id(session, int(raw_id))
-        if user is None or not user.is_active:
+        # Read afresh on every request, so deactivating a user or removing a grant counts at once.
+        user = await repository.active_user_with_grants(session, int(raw_id))
+        if user is None:
             raise InvalidToken(reason="inactive")
-        return await principal_for_user(session, user)
+        return Principal(
+            user_id=user.id,
+            username=user.username,
+            grants=frozenset(user.grants),
+            display_name=user.display_name,
+        )
     if kind == "c":
         client = await repository.client_by_id(session, int(raw_id))
         if client is None or not client.is_active:
@@ -302,42 +310,114 @@ async def sign_up(
 # Sign-in
 
 
-async def login(*, session: AsyncSession, settings: Settings, username: str, password: str) -> User:
-    """Checks a password under the failure limit; raises InvalidCredentials or LoginLocked."""
+async def login(
+    *, session: AsyncSession, settings: Settings, username: str, password: str, ip: str = ""
+) -> User:
+    """Checks a password under the failure limits; raises InvalidCredentials, LoginLocked or LoginThrottled.
+
+    Every failure counts twice: against the username (a user's row, or for a name nobody holds
+    a throttle row that counts and locks the same way, so the answers never tell who exists)
+    and against the client address (`ip`, when known), whatever the usernames tried.
+    """
     name = policies.normalize_username(username)
     now = utcnow()
-    async with transaction(session):
-        slot = await repository.claim_login_attempt(
-            session,
-            username=name,
-            now=now,
-            max_failures=max(1, settings.login_max_failures),
-            lock=timedelta(minutes=settings.login_lock_minutes),
-        )
     concurrency = settings.password_hash_concurrency
-    if slot is None:
-        async with transaction(session):
-            locked_until = await repository.lock_state(session, username=name)
-        if locked_until is not None and locked_until > now:
-            raise LoginLocked(retry_after_seconds=math.ceil((locked_until - now).total_seconds()))
-        # Unknown username: spend one verification anyway, so timing does not tell who exists.
-        dummy = await asyncio.to_thread(passwords.dummy_hash)
-        await passwords.verify_password(dummy, password, concurrency=concurrency)
+    address = await _claim_address(session=session, settings=settings, ip=ip, now=now)
+    if policies.username_problem(name) is not None:
+        # No account can hold this name, so the database is not asked about it at all.
+        await _verify_nothing(password, concurrency)
         await asyncio.sleep(failure_pause_seconds(1))
         raise InvalidCredentials()
-    matches = await passwords.verify_password(slot.password_hash, password, concurrency=concurrency)
-    if matches and slot.is_active:
-        async with transaction(session):
-            await repository.record_login_success(session, user_id=slot.user_id, now=utcnow())
-            user = await repository.user_by_id(session, slot.user_id)
-            assert user is not None
-            await session.refresh(user)
-        return user
-    if slot.locked_until is not None:
+    max_failures = max(1, settings.login_max_failures)
+    lock = timedelta(minutes=settings.login_lock_minutes)
+    nameless: repository.NameAttempt | None = None
+    locked_until: datetime | None = None
+    async with transaction(session):
+        slot = await repository.claim_login_attempt(
+            session, username=name, now=now, max_failures=max_failures, lock=lock
+        )
+        if slot is None:
+            exists, locked_until = await repository.lock_state(session, username=name)
+            if not exists:
+                key = tokens.throttle_key(secret_key=settings.secret_key, kind="name", value=name)
+                nameless = await repository.claim_name_attempt(
+                    session, key=key, now=now, max_failures=max_failures, lock=lock
+                )
+                if nameless is None:
+                    locked_until = await repository.throttle_lock(session, key=key)
+    if slot is None and nameless is None and locked_until is not None and locked_until > now:
+        # Refused before any password was checked: no failure to count against the address.
+        await _release_address(session, address)
+        raise LoginLocked(retry_after_seconds=math.ceil((locked_until - now).total_seconds()))
+    if slot is not None:
+        matches = await passwords.verify_password(slot.password_hash, password, concurrency=concurrency)
+        if matches and slot.is_active:
+            async with transaction(session):
+                await repository.record_login_success(session, user_id=slot.user_id, now=utcnow())
+                user = await repository.user_by_id(session, slot.user_id)
+                assert user is not None
+                await session.refresh(user)
+            await _release_address(session, address)
+            return user
+        failures, locked_until = slot.failures, slot.locked_until
+    else:
+        # A name nobody holds: spend one verification anyway, so timing does not tell either.
+        await _verify_nothing(password, concurrency)
+        failures, locked_until = (nameless.failures, nameless.locked_until) if nameless else (1, None)
+    if locked_until is not None:
         # This failure used the last attempt: say so now rather than on the next try.
-        raise LoginLocked(retry_after_seconds=math.ceil((slot.locked_until - utcnow()).total_seconds()))
-    await asyncio.sleep(failure_pause_seconds(slot.failures))
+        raise LoginLocked(retry_after_seconds=math.ceil((locked_until - utcnow()).total_seconds()))
+    await asyncio.sleep(failure_pause_seconds(failures))
     raise InvalidCredentials()
+
+
+async def _verify_nothing(password: str, concurrency: int) -> None:
+    dummy = await asyncio.to_thread(passwords.dummy_hash)
+    await passwords.verify_password(dummy, password, concurrency=concurrency)
+
+
+async def _claim_address(
+    *, session: AsyncSession, settings: Settings, ip: str, now: datetime
+) -> tuple[str, datetime] | None:
+    """Counts this attempt against the client address, or raises LoginThrottled when it has spent its window."""
+    if not ip:
+        return None  # the CLI and other in-process callers have no address
+    key = tokens.throttle_key(secret_key=settings.secret_key, kind="ip", value=ip)
+    window = timedelta(minutes=settings.login_ip_window_minutes)
+    started: datetime | None
+    async with transaction(session):
+        started = await repository.claim_address_attempt(
+            session, key=key, now=now, max_failures=settings.login_max_failures_per_ip, window=window
+        )
+        if started is None:
+            window_start = await repository.address_window(session, key=key) or now
+    if started is None:
+        retry = math.ceil((window_start + window - now).total_seconds())
+        raise LoginThrottled(retry_after_seconds=max(1, retry))
+    return key, started
+
+
+async def _release_address(session: AsyncSession, address: tuple[str, datetime] | None) -> None:
+    if address is None:
+        return
+    async with transaction(session):
+        await repository.release_address_attempt(session, key=address[0], window_started_at=address[1])
+
+
+async def prune_login_throttles(db: Database, settings: Settings) -> None:
+    """Forgets sign-in counters nobody has failed on for a while (a timed job)."""
+    now = utcnow()
+    async with db.sessionmaker() as session, session.begin():
+        await repository.prune_throttles(
+            session,
+            address_idle_since=now - timedelta(minutes=settings.login_ip_window_minutes),
+            # Long, because forgetting a name's failures sooner than a user's row would tell them apart.
+            name_idle_since=now - NAME_COUNTER_MEMORY,
+            now=now,
+        )
+
+
+jobs.register("core.identity.prune_login_throttles", 3600, prune_login_throttles)
 
 
 def issue_user_token(*, settings: Settings, user: User) -> TokenOut:
@@ -350,10 +430,10 @@ def issue_user_token(*, settings: Settings, user: User) -> TokenOut:
 
 
 async def token_for_password(
-    *, session: AsyncSession, settings: Settings, username: str, password: str
+    *, session: AsyncSession, settings: Settings, username: str, password: str, ip: str = ""
 ) -> TokenOut:
     """API sign-in of a person: username and password for a bearer token."""
-    user = await login(session=session, settings=settings, username=username, password=password)
+    user = await login(session=session, settings=settings, username=username, password=password, ip=ip)
     async with transaction(session):
         principal = await principal_for_user(session, user)
         await audit.record(
@@ -423,7 +503,7 @@ async def sign_in(
     user_agent: str = "",
 ) -> tuple[User, str]:
     """Page sign-in: checks the password and opens a session; returns the user and cookie token."""
-    user = await login(session=session, settings=settings, username=username, password=password)
+    user = await login(session=session, settings=settings, username=username, password=password, ip=ip)
     token = await start_session(session=session, settings=settings, user=user, ip=ip, user_agent=user_agent)
     return user, token
 

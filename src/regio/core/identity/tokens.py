@@ -115,17 +115,26 @@ def csrf_matches(
     session_token: str | None,
     visitor_cookie: str | None,
 ) -> bool:
-    """True when the presented token is the session's, or equals a genuine visitor cookie."""
+    """With a session cookie, only the session's own token; without one, a genuine visitor cookie's.
+
+    A visitor cookie is never a fallback for a signed-in browser: an attacker can obtain a
+    genuine one by visiting, and plant it (a sibling subdomain can set cookies) to forge a form.
+    """
     if not presented or len(presented) > 200:
         return False
     given = presented.encode("ascii", "replace")
     if session_token:
         expected = session_csrf_token(secret_key=secret_key, session_token=session_token)
-        if hmac.compare_digest(expected.encode("ascii"), given):
-            return True
+        return hmac.compare_digest(expected.encode("ascii"), given)
     if visitor_cookie and visitor_csrf_cookie_valid(visitor_cookie, secret_key=secret_key):
         return hmac.compare_digest(visitor_cookie.encode("ascii", "replace"), given)
     return False
+
+
+def throttle_key(*, secret_key: str, kind: str, value: str) -> str:
+    """`kind:<keyed hash>` naming a sign-in counter (a username, an address) without storing it."""
+    digest = hmac.new(derive_key(secret_key, "login-throttle"), value.encode("utf-8"), hashlib.sha256)
+    return f"{kind}:{digest.hexdigest()}"
 
 
 def new_client_credentials() -> tuple[str, str]:

@@ -1,0 +1,1 @@
+"""Regio Risk: cross-jurisdiction risk coordination, starting from China's jurisdictions."""

@@ -1,0 +1,1 @@
+"""China's jurisdictions, their shared borders, coordination bodies and hazard-to-jurisdiction matching."""
