@@ -73,6 +73,13 @@ class Settings(BaseSettings):
             "empty means the direct peer is the client."
         ),
     )
+    sms_url: str = Field(
+        default="",
+        description=(
+            "The SMS gateway's HTTPS endpoint (JSON, signed like webhooks); empty on a laptop, where "
+            "codes go to the server log with the phone masked."
+        ),
+    )
     password_hash_concurrency: int = Field(
         default=4, description="argon2id hashes running at once; each takes about 19 MiB."
     )

@@ -117,6 +117,12 @@ def test_the_factory_picks_http_when_the_url_is_set_and_never_pretends_in_produc
     assert isinstance(test, MemorySmsGateway) and test.echo is False
 
 
+def test_the_factory_reads_the_url_from_the_settings() -> None:
+    configured = _settings("production").model_copy(update={"sms_url": URL})
+    chosen = sms_gateway_for(configured)
+    assert isinstance(chosen, HttpSmsGateway) and chosen.url == URL
+
+
 async def test_a_deferred_gateway_sends_only_when_its_job_runs_and_logs_a_failure(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

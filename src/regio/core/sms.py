@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -166,9 +165,9 @@ class DeferredSmsGateway:
 def sms_gateway_for(settings: Settings, environ: Mapping[str, str] | None = None) -> SmsGateway:
     """The gateway this process should use: HTTP when REGIO_SMS_URL is set, else memory on a laptop.
 
-    Settings has no field for the URL yet, so it is read from the environment here.
+    `environ` overrides the settings' URL (tests pass one to try each case).
     """
-    url = (environ if environ is not None else os.environ).get(SMS_URL_ENV, "").strip()
+    url = (environ.get(SMS_URL_ENV, "") if environ is not None else settings.sms_url).strip()
     if url:
         return HttpSmsGateway(url, secret=settings.webhook_secret)
     if settings.environment in ("development", "test"):
