@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,6 +51,45 @@ async def take_place(session: AsyncSession, slot_id: int, *, now: datetime) -> A
         .returning(Slot.booked, Slot.capacity, Slot.doctor_id, Slot.hospital_id, Slot.local_date, Slot.modes)
     )
     return result.first()
+
+
+async def booking_outlook(
+    session: AsyncSession, slot_id: int, patient_id: int, *, now: datetime, no_shows_since: datetime
+) -> tuple[Any, list[datetime]]:
+    """In one round trip: a slot's state (None if no slot) and the patient's no-shows since a time.
+
+    The slot part is only a hint taken outside the write transaction: it may refuse a slot seen
+    full, started or closed, but only take_place decides that a place is given. `has_due` says
+    whether holds past their time still occupy the slot (they are expired before refusing).
+    """
+    due = (
+        select(Appointment.id)
+        .where(
+            Appointment.slot_id == Slot.id,
+            Appointment.status == AppointmentStatus.held.value,
+            Appointment.hold_expires_at <= now,
+        )
+        .exists()
+    )
+    rows = (
+        await session.execute(
+            select(
+                Slot.status,
+                Slot.start_at,
+                Slot.booked,
+                Slot.capacity,
+                Slot.extra,
+                due.label("has_due"),
+                NoShow.occurred_at,
+            )
+            .select_from(Slot)
+            .outerjoin(NoShow, and_(NoShow.patient_id == patient_id, NoShow.occurred_at >= no_shows_since))
+            .where(Slot.id == slot_id)
+        )
+    ).all()
+    if not rows:
+        return None, await no_show_times(session, patient_id, since=no_shows_since)
+    return rows[0], [row.occurred_at for row in rows if row.occurred_at is not None]
 
 
 async def release_places(session: AsyncSession, slot_id: int, count: int = 1) -> None:

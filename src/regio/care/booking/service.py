@@ -322,11 +322,11 @@ def suggest_least_crowded(slots: list[SlotOut], count: int = 3) -> list[SlotOut]
 # ---- booking -----------------------------------------------------------------------------------------
 
 
-async def _require_not_banned(
-    session: AsyncSession, settings: Settings, patient_id: int, now: datetime
-) -> None:
-    window = timedelta(days=settings.booking_no_show_window_days + settings.booking_no_show_ban_days)
-    times = await repository.no_show_times(session, patient_id, since=now - window)
+def _no_show_window(settings: Settings) -> timedelta:
+    return timedelta(days=settings.booking_no_show_window_days + settings.booking_no_show_ban_days)
+
+
+def _refuse_if_banned(settings: Settings, patient_id: int, times: list[datetime], now: datetime) -> None:
     until = policies.ban_until(
         times,
         now=now,
@@ -367,18 +367,63 @@ async def book(
 ) -> AppointmentOut:
     """Holds a place in a slot for a patient the principal may act for; 409 slot_full when none is left."""
     require(policies.acts_as_patient(principal), action="book")
-    await patients_service.require_may_act_for(session=session, principal=principal, patient_id=patient_id)
     now = now or utcnow()
+    # Everything that only reads runs before the write transaction, so that on SQLite the single
+    # writer lock covers just the statements that must be atomic. A refusal here is safe to give
+    # without the lock (binding, ban and a slot seen full, closed or started only refuse); every
+    # place given is still decided by take_place's conditional UPDATE below.
+    await patients_service.require_may_act_for(session=session, principal=principal, patient_id=patient_id)
+    outlook, no_shows = await repository.booking_outlook(
+        session, slot_id, patient_id, now=now, no_shows_since=now - _no_show_window(settings)
+    )
+    _refuse_if_banned(settings, patient_id, no_shows, now)
+    if outlook is None:
+        raise errors.SlotNotFound(slot_id=slot_id)
+    if outlook.status != SlotStatus.open.value or outlook.start_at <= now:
+        raise errors.SlotUnavailable(slot_id=slot_id)
+    if outlook.booked >= outlook.capacity + outlook.extra and not outlook.has_due:
+        raise errors.SlotFull(slot_id=slot_id)
+    try:
+        return await _hold(
+            session=session,
+            settings=settings,
+            principal=principal,
+            slot_id=slot_id,
+            patient_id=patient_id,
+            mode=mode,
+            idempotency_request=idempotency_request,
+            now=now,
+        )
+    except _NoPlace:
+        pass
+    # the transaction is rolled back and the lock released: finding out why costs others nothing
+    raise await _why_not_bookable(session, slot_id, now)
+
+
+class _NoPlace(Exception):
+    """The conditional UPDATE gave no place: leave the write transaction at once."""
+
+
+async def _hold(
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    slot_id: int,
+    patient_id: int,
+    mode: str | None,
+    idempotency_request: idempotency.IdempotentRequest | None,
+    now: datetime,
+) -> AppointmentOut:
     async with _writing(session):
         await idempotency.claim(session, idempotency_request, now=now)
-        await _require_not_banned(session, settings, patient_id, now)
         taken = await repository.take_place(session, slot_id, now=now)
         if taken is None and await repository.has_due_holds(session, now=now, slot_id=slot_id):
             # holds past their time still count until expired: expire this slot's now, then try again
             await _expire(session, settings, now=now, slot_id=slot_id)
             taken = await repository.take_place(session, slot_id, now=now)
         if taken is None:
-            raise await _why_not_bookable(session, slot_id, now)
+            raise _NoPlace()
         chosen = _mode(taken.modes, mode)
         hold_until = now + timedelta(minutes=settings.booking_hold_minutes)
         appointment_id = await repository.insert_appointment(
