@@ -29,6 +29,8 @@ NAMING_CONVENTION = {
 
 # SQLite only auto-increments INTEGER PRIMARY KEY, so big ids are BIGINT on PostgreSQL only.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+# Ids are 64-bit signed on both engines; anything larger is bad input, not a driver overflow.
+MAX_ID = 2**63 - 1
 
 
 def utcnow() -> datetime:

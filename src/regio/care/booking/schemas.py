@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-MAX_ID = 2**63 - 1
+from regio.core.db import MAX_ID
+
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 ModeName = Annotated[str, Field(max_length=10)]
 

@@ -53,19 +53,15 @@ from regio.care.registry import service as registry_service
 from regio.care.registry.schemas import DepartmentOut, HospitalOut
 from regio.config import Settings
 from regio.core import audit, idempotency, outbox
-from regio.core.access import Principal, Role, RoleGrant, require
+from regio.core.access import SYSTEM as CORE_SYSTEM
+from regio.core.access import Principal, Role, require
 from regio.core.db import Database, transaction, utcnow
 from regio.core.errors import DomainError, Forbidden
 
 log = logging.getLogger("regio.booking")
 
 # The platform itself: expiring holds, materialising rosters, offering freed places.
-SYSTEM = Principal(
-    user_id=None,
-    username="system:booking",
-    grants=frozenset({RoleGrant(Role.platform_admin)}),
-    display_name="Regio booking",
-)
+SYSTEM = CORE_SYSTEM
 
 TOPIC_OFFER = "care.booking.waitlist_offer"
 TOPIC_EXPIRED = "care.booking.hold_expired"
@@ -257,11 +253,12 @@ async def _own_doctor_id(session: AsyncSession, principal: Principal) -> int | N
     return doctor.id if doctor else None
 
 
-def _target_of_slot(slot: Slot) -> Target:
+def _target_of(record: Slot | Shift) -> Target:
+    """What a policy needs to know about a slot or a shift: whose hospital, region and doctor."""
     return Target(
-        hospital_id=slot.hospital_id,
-        region_adcode=policies.region_of(slot.city_adcode),
-        doctor_id=slot.doctor_id,
+        hospital_id=record.hospital_id,
+        region_adcode=policies.region_of(record.city_adcode),
+        doctor_id=record.doctor_id,
     )
 
 
@@ -846,7 +843,7 @@ async def grant_extra(
         raise errors.SlotNotFound(slot_id=slot_id)
     own = await _own_doctor_id(session, principal)
     require(
-        policies.may(principal, Action.grant_extra, _target_of_slot(slot), own_doctor_id=own),
+        policies.may(principal, Action.grant_extra, _target_of(slot), own_doctor_id=own),
         action="grant_extra",
     )
     async with _writing(session):
@@ -887,7 +884,7 @@ async def mark_no_show(
     slot = await repository.get_slot(session, appointment.slot_id)
     assert slot is not None
     own = await _own_doctor_id(session, principal)
-    if not policies.may(principal, Action.mark_no_show, _target_of_slot(slot), own_doctor_id=own):
+    if not policies.may(principal, Action.mark_no_show, _target_of(slot), own_doctor_id=own):
         raise errors.AppointmentNotFound(appointment_id=appointment_id)
     if slot.start_at > now:
         raise errors.NoShowTooEarly(appointment_id=appointment_id)
@@ -1068,9 +1065,9 @@ async def cancel_shift(
     require(policies.could_ever(principal, Action.manage_roster), action=Action.manage_roster.value)
     now = now or utcnow()
     shift = await repository.get_shift(session, shift_id)
-    if shift is None or not policies.may(principal, Action.read_roster, _target_of_shift(shift)):
+    if shift is None or not policies.may(principal, Action.read_roster, _target_of(shift)):
         raise errors.ShiftNotFound(shift_id=shift_id)
-    require(policies.may(principal, Action.manage_roster, _target_of_shift(shift)), action="manage_roster")
+    require(policies.may(principal, Action.manage_roster, _target_of(shift)), action="manage_roster")
     async with _writing(session):
         shift = await repository.get_shift(session, shift_id)
         assert shift is not None
@@ -1089,14 +1086,6 @@ async def cancel_shift(
         assert current is not None
         view = _shift_view(current, await repository.slots_of_shifts(session, [shift_id]))
     return view
-
-
-def _target_of_shift(shift: Shift) -> Target:
-    return Target(
-        hospital_id=shift.hospital_id,
-        region_adcode=policies.region_of(shift.city_adcode),
-        doctor_id=shift.doctor_id,
-    )
 
 
 # ---- rosters -----------------------------------------------------------------------------------------
@@ -1516,7 +1505,7 @@ async def get_appointment(
         )
     if not allowed:
         own = await _own_doctor_id(session, principal)
-        allowed = policies.may(principal, Action.read_schedule, _target_of_slot(found[0]), own_doctor_id=own)
+        allowed = policies.may(principal, Action.read_schedule, _target_of(found[0]), own_doctor_id=own)
     if not allowed:
         raise errors.AppointmentNotFound(appointment_id=appointment_id)
     async with transaction(session):

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from regio.care.registry import errors
 from regio.care.registry.enums import DoctorTitle, HospitalLevel, HospitalStatus
 from regio.core.access import Principal, Role, ScopeKind
+from regio.core.db import MAX_ID
 from regio.core.errors import DomainError
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -29,7 +30,6 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 MIN_YEARS_OF_PRACTICE = 3
 
 # Ids are BIGINT on PostgreSQL: a scope naming a larger number names no hospital at all.
-MAX_ID = 2**63 - 1
 
 
 def shanghai_today(now: datetime) -> date:

@@ -11,8 +11,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from regio.core.db import MAX_ID
+
 # Ids are BIGINT on PostgreSQL; a larger number must be refused as input, not overflow the driver.
-MAX_ID = 2**63 - 1
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 DepartmentName = Annotated[str, Field(max_length=100)]
 

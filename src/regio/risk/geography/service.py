@@ -13,7 +13,8 @@ import shapely
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from regio.core import audit
-from regio.core.access import Principal, Role, RoleGrant, require
+from regio.core.access import SYSTEM as CORE_SYSTEM
+from regio.core.access import Principal, require
 from regio.core.db import transaction
 from regio.risk.geography import errors, loader, policies, repository
 from regio.risk.geography.engine import GeographyIndex, IndexHolder
@@ -38,12 +39,7 @@ from regio.risk.geography.schemas import (
 )
 
 # The CLI and the demo loader act as the platform itself.
-SYSTEM = Principal(
-    user_id=None,
-    username="system",
-    grants=frozenset({RoleGrant(Role.platform_admin)}),
-    display_name="Regio system",
-)
+SYSTEM = CORE_SYSTEM
 
 BODIES_FILE = Path(__file__).resolve().parent / "data" / "coordination_bodies.json"
 MAX_MAP_FEATURES = 4000
