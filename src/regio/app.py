@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from regio import __version__
 from regio.config import Settings, get_settings
-from regio.core import apidocs, worker
+from regio.core import apidocs, events, worker
 from regio.core.context import RequestContext, current_request
 from regio.core.db import Database
 from regio.core.deps import client_ip
@@ -215,6 +215,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = database or Database(settings.database_url, pool_size=settings.database_pool_size)
         app.state.db = db
+        app.state.events = events.bus_for(settings.redis_url)
         # China's boundaries are indexed in memory once, in the background, so start-up stays quick.
         from regio.risk.geography import service as geography_service
         from regio.risk.geography.engine import IndexHolder
@@ -237,6 +238,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             if background is not None:
                 with suppress(asyncio.CancelledError):
                     await asyncio.wait_for(background, timeout=10)
+            await app.state.events.close()
             if database is None:
                 await db.dispose()
 
@@ -272,15 +274,31 @@ def _include_routers(app: FastAPI) -> None:
     # Imported here so that importing regio.app stays cheap for the CLI.
     from regio.care.booking import api as booking_api
     from regio.care.booking import pages as booking_pages
+    from regio.care.consultation import api as consultation_api
+    from regio.care.consultation import pages as consultation_pages
     from regio.care.patients import api as patients_api
     from regio.care.patients import pages as patients_pages
+    from regio.care.records import api as records_api
+    from regio.care.records import pages as records_pages
     from regio.care.registry import api as registry_api
     from regio.care.registry import pages as registry_pages
+    from regio.care.scales import api as scales_api
+    from regio.care.scales import pages as scales_pages
+    from regio.care.triage import api as triage_api
+    from regio.care.triage import pages as triage_pages
     from regio.core import audit_api, health
     from regio.core.identity import api as identity_api
     from regio.core.identity import pages as identity_pages
+    from regio.risk.cap import api as cap_api
+    from regio.risk.cap import pages as cap_pages
+    from regio.risk.events import api as events_api
+    from regio.risk.events import pages as events_pages
     from regio.risk.geography import api as geography_api
     from regio.risk.geography import pages as geography_pages
+    from regio.risk.spillover import api as spillover_api
+    from regio.risk.spillover import pages as spillover_pages
+    from regio.risk.warnings import api as warnings_api
+    from regio.risk.warnings import pages as warnings_pages
     from regio.web import pages as web_pages
 
     for module in (
@@ -293,10 +311,26 @@ def _include_routers(app: FastAPI) -> None:
         registry_pages,
         patients_api,
         patients_pages,
+        triage_api,
+        triage_pages,
         booking_api,
         booking_pages,
+        scales_api,
+        scales_pages,
+        consultation_api,
+        consultation_pages,
+        records_api,
+        records_pages,
         geography_api,
         geography_pages,
+        events_api,
+        events_pages,
+        cap_api,
+        cap_pages,
+        spillover_api,
+        spillover_pages,
+        warnings_api,
+        warnings_pages,
         web_pages,
     ):
         app.include_router(module.router)

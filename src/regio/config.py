@@ -80,6 +80,13 @@ class Settings(BaseSettings):
             "codes go to the server log with the phone masked."
         ),
     )
+    redis_url: str = Field(
+        default="",
+        description=(
+            "redis://host:port/db for live events between several server processes; empty keeps them "
+            "inside one process, which is all a single `regio serve` needs."
+        ),
+    )
     password_hash_concurrency: int = Field(
         default=4, description="argon2id hashes running at once; each takes about 19 MiB."
     )

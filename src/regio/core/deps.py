@@ -8,11 +8,13 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
 
 from regio.config import Settings
 from regio.core.access import ANONYMOUS, Principal
 from regio.core.db import MAX_ID, Database
 from regio.core.errors import NotAuthenticated
+from regio.core.events import EventBus
 from regio.core.identity import service as identity_service
 
 
@@ -72,12 +74,18 @@ def client_ip(request: Request) -> str:
     return forwarded_client(peer, forwarded, settings.trusted_proxy_networks)
 
 
+def get_events(request: HTTPConnection) -> EventBus:
+    bus: EventBus = request.app.state.events
+    return bus
+
+
 def get_language(request: Request) -> str:
     language: str = request.state.language
     return language
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+EventsDep = Annotated[EventBus, Depends(get_events)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 Language = Annotated[str, Depends(get_language)]

@@ -1,0 +1,26 @@
+"""Records: clinical notes, diagnoses, prior offline diagnoses, first-visit policies
+
+Revision ID: a5b0c0de0005
+Revises: a7b0c0de0007
+Create Date: 2026-11-30 08:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+import regio.core.db  # noqa: F401
+
+revision: str = "a5b0c0de0005"
+down_revision: str | None = "a7b0c0de0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

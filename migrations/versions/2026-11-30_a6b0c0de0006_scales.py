@@ -1,0 +1,26 @@
+"""Scales: stored responses and urgent alerts
+
+Revision ID: a6b0c0de0006
+Revises: c3b0c0de0003
+Create Date: 2026-11-30 08:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+import regio.core.db  # noqa: F401
+
+revision: str = "a6b0c0de0006"
+down_revision: str | None = "c3b0c0de0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

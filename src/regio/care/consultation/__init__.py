@@ -1,0 +1,1 @@
+"""Regio Care consultations: life cycle, quick questions, text chat, calls."""

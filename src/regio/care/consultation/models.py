@@ -1,0 +1,3 @@
+"""Tables of consultation."""
+
+from __future__ import annotations

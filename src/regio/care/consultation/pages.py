@@ -1,0 +1,7 @@
+"""HTML routes of consultation."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["consultation pages"])

@@ -1,0 +1,3 @@
+"""Tables of records."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Tables of scales."""
+
+from __future__ import annotations

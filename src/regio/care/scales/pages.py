@@ -1,0 +1,7 @@
+"""HTML routes of scales."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["scales pages"])

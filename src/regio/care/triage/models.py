@@ -1,0 +1,3 @@
+"""Tables of triage."""
+
+from __future__ import annotations

@@ -1,0 +1,7 @@
+"""HTML routes of triage."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["triage pages"])

@@ -1,0 +1,3 @@
+"""Tables of cap."""
+
+from __future__ import annotations

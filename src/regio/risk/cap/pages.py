@@ -1,0 +1,7 @@
+"""HTML routes of cap."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["cap pages"])

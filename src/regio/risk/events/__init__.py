@@ -1,0 +1,1 @@
+"""Regio Risk events: risk reports and emergency events, their updates, cancellations and duplicates."""

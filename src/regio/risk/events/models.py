@@ -1,0 +1,3 @@
+"""Tables of events."""
+
+from __future__ import annotations

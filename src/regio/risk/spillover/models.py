@@ -1,0 +1,3 @@
+"""Tables of spillover."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Regio Risk warnings: who is warned, acknowledgements, escalation and responsibility lists."""

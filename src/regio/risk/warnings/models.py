@@ -1,0 +1,3 @@
+"""Tables of warnings."""
+
+from __future__ import annotations
