@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -142,3 +143,13 @@ async def transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     else:
         async with session.begin():
             yield session
+
+
+def integrity_error_mentions(error: IntegrityError, *names: str) -> bool:
+    """Whether a constraint violation names any of these columns or constraints.
+
+    SQLite names the columns ("patients.id_number_hash"), PostgreSQL the constraint
+    ("uq_patients_id_number_hash"); a name that is a substring of both forms matches on either.
+    """
+    text = str(error.orig).lower()
+    return any(name.lower() in text for name in names)

@@ -85,7 +85,7 @@ from regio.config import Settings
 from regio.core import audit
 from regio.core.access import Principal, require
 from regio.core.crypto import FieldCipher, field_cipher
-from regio.core.db import transaction, utcnow
+from regio.core.db import integrity_error_mentions, transaction, utcnow
 from regio.core.errors import DomainError, Forbidden, TooManyRequests
 from regio.core.masking import mask_id_number, mask_phone
 from regio.core.sms import SmsGateway, SmsMessage
@@ -198,13 +198,6 @@ def _patient_facts(patient: Patient, open_bindings: list[PatientBinding], today:
 
 async def _facts(session: AsyncSession, patient: Patient, today: date) -> PatientFacts:
     return _patient_facts(patient, await repository.open_bindings_of_patient(session, patient.id), today)
-
-
-def _violated(error: IntegrityError, *names: str) -> bool:
-    # SQLite names the columns ("patients.id_number_hash"), PostgreSQL the constraint
-    # ("uq_patients_id_number_hash"); each name here is a substring of both forms.
-    text = str(error.orig)
-    return any(name in text for name in names)
 
 
 def _violated_one_self(error: IntegrityError) -> bool:
@@ -522,7 +515,7 @@ async def register_patient(
                 patient=_patient_view(patient, cipher, today), binding=_binding_view(binding), consent=consent
             )
     except IntegrityError as error:
-        if _violated(error, "id_number_hash"):
+        if integrity_error_mentions(error, "id_number_hash"):
             is_self = relation is Relation.self_
             raise PatientExists(
                 next_step="claim" if is_self else "request_binding",
@@ -530,7 +523,7 @@ async def register_patient(
                 relation=relation.value,
                 id_number=mask_id_number(identity.value),
             ) from None
-        if _violated(error, "patients_user_id", "patients.user_id") or _violated_one_self(error):
+        if integrity_error_mentions(error, "patients_user_id", "patients.user_id") or _violated_one_self(error):
             raise SelfAlreadyRegistered() from None
         raise
     if message is not None and sms is not None:
@@ -601,9 +594,9 @@ async def request_binding(
             )
             answer = BindingRequestRecordedOut(request_id=request.id)
     except IntegrityError as error:
-        if _violated(error, "binding_requests"):
+        if integrity_error_mentions(error, "binding_requests"):
             raise BindingExists() from None  # a request for this number is already waiting
-        if _violated(error, "open_pair", "patient_bindings.patient_id"):
+        if integrity_error_mentions(error, "open_pair", "patient_bindings.patient_id"):
             raise BindingExists() from None
         raise
     return answer

@@ -37,7 +37,7 @@ from regio.care.registry.schemas import (
 )
 from regio.core import audit
 from regio.core.access import SYSTEM, Principal, ScopeKind, require
-from regio.core.db import transaction, utcnow
+from regio.core.db import integrity_error_mentions, transaction, utcnow
 from regio.core.errors import DomainError, Forbidden
 from regio.core.identity import scopes
 
@@ -95,11 +95,6 @@ async def _reload_pharmacist(session: AsyncSession, pharmacist_id: int) -> Pharm
     if pharmacist is None:
         raise RuntimeError(f"pharmacist {pharmacist_id} vanished inside the transaction that wrote it")
     return pharmacist
-
-
-def _mentions(exc: IntegrityError, *words: str) -> bool:
-    text = str(exc.orig).lower()
-    return any(word.lower() in text for word in words)
 
 
 # ---- views -------------------------------------------------------------------------------------------
@@ -479,7 +474,7 @@ async def create_hospital(*, session: AsyncSession, principal: Principal, data: 
         try:
             hospital = await repository.insert_hospital(session, values)
         except IntegrityError as exc:
-            if _mentions(exc, "licence_no"):
+            if integrity_error_mentions(exc, "licence_no"):
                 raise errors.HospitalExists(licence_no=values["licence_no"]) from exc
             raise
         await repository.add_departments(session, hospital.id, codes)
@@ -696,11 +691,11 @@ async def create_doctor(*, session: AsyncSession, principal: Principal, data: Do
 
 def _person_conflict(exc: IntegrityError, exists: type[DomainError], user_id: int | None) -> None:
     # PostgreSQL names the FK constraint (which mentions user_id), SQLite only says FOREIGN KEY
-    if _mentions(exc, "foreign key"):
+    if integrity_error_mentions(exc, "foreign key"):
         raise errors.UnknownUser(field="user_id", value=user_id) from exc
-    if _mentions(exc, "licence_no"):
+    if integrity_error_mentions(exc, "licence_no"):
         raise exists() from exc
-    if _mentions(exc, "user_id"):
+    if integrity_error_mentions(exc, "user_id"):
         raise errors.UserAlreadyLinked(user_id=user_id) from exc
 
 
