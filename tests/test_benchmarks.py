@@ -75,3 +75,16 @@ def test_booking_stampede_benchmark_never_overbooks_and_prints_its_figures() -> 
     assert figures["db"] == "sqlite" and figures["overbooked"] == 0
     assert figures["successes"] == figures["capacity"] and figures["unexpected_statuses"] == 0
     assert figures["baseline_rps"] > 0 and figures["ratio"] > 0
+
+
+def test_chat_fanout_benchmark_loses_no_message_and_prints_latencies_against_a_bare_relay() -> None:
+    import json
+
+    out = run_quick("chat_fanout.py")
+    figures = json.loads(out.strip().splitlines()[-1])
+    assert {"consultations", "messages", "msgs_per_s", "p50_ms", "p99_ms", "baseline_p99_ms", "lost"} <= set(
+        figures
+    )
+    assert figures["lost"] == 0 and figures["duplicates"] == 0
+    assert figures["stored"] == figures["messages"] > 0
+    assert 0 < figures["p50_ms"] <= figures["p99_ms"] and figures["baseline_p99_ms"] > 0

@@ -6,6 +6,7 @@ from regio.care.patients import models as patients_models
 from regio.care.records import models as records_models
 from regio.care.registry import models as registry_models
 from regio.care.scales import models as scales_models
+from regio.care.triage import models as triage_models
 from regio.core import audit, idempotency, jobs, outbox, webhooks
 from regio.core.identity import models as identity_models
 from regio.risk.events import models as events_models
@@ -28,6 +29,7 @@ __all__ = [
     "registry_models",
     "scales_models",
     "spillover_models",
+    "triage_models",
     "warnings_models",
     "webhooks",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
@@ -104,6 +104,26 @@ def _cookie_header(name: str, value: str, **options: Any) -> tuple[bytes, bytes]
     return response.raw_headers[-1]
 
 
+class _RandomIds:
+    """Random request ids of 32 hex digits, like uuid4().hex, drawn from the OS 4 KiB at a time.
+
+    One system call per 256 requests instead of one each; used only on the event loop's thread.
+    """
+
+    def __init__(self) -> None:
+        self._pool = b""
+        self._at = 0
+
+    def next(self) -> str:
+        if self._at + 16 > len(self._pool):
+            self._pool, self._at = os.urandom(4096), 0
+        self._at += 16
+        return self._pool[self._at - 16 : self._at].hex()
+
+
+_request_ids = _RandomIds()
+
+
 class RequestScope:
     """Pure ASGI middleware: the request's language, audit context and CSRF form token, and the headers
     every answer carries.
@@ -127,7 +147,7 @@ class RequestScope:
         )
         request.state.language = language
         context = RequestContext(
-            request_id=request.headers.get("x-request-id") or uuid.uuid4().hex,
+            request_id=request.headers.get("x-request-id") or _request_ids.next(),
             ip=client_ip(request),
             user_agent=request.headers.get("user-agent", "")[:300],
             language=language,

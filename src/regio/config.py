@@ -128,6 +128,70 @@ class Settings(BaseSettings):
         default=15.0, gt=0, description="How often holds are expired."
     )
 
+    # Consultation (Regio Care): attachments, calls, quick questions.
+    blob_dir: str = Field(
+        default=str(PROJECT_ROOT / "var" / "blobs"),
+        description="Folder of the local blob store (attachments by SHA-256) when no S3 endpoint is set.",
+    )
+    s3_endpoint: str = Field(default="", description="An S3-compatible endpoint; set it to keep blobs there.")
+    s3_bucket: str = ""
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_region: str = "us-east-1"
+    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1, description="Largest attachment.")
+    ice_stun_urls: str = Field(default="", description="Comma-separated stun: URLs for WebRTC.")
+    turn_urls: str = Field(default="", description="Comma-separated turn:/turns: URLs for WebRTC.")
+    turn_secret: str = Field(default="", description="Shared secret of the TURN server's REST credentials.")
+    turn_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
+    quick_question_widen_minutes: int = Field(
+        default=5, ge=1, description="An unanswered quick question is offered region-wide after this long."
+    )
+    consultation_default_minutes: int = Field(
+        default=10, ge=1, le=240, description="Assumed length of a consultation before a doctor has history."
+    )
+
+    # Warnings (Regio Risk): acknowledgement SLA per level, escalation and task reminders.
+    warning_ack_sla_minutes: str = Field(
+        default="15,60,240,1440",
+        pattern=r"^\s*\d{1,6}\s*(,\s*\d{1,6}\s*){3}$",
+        description="Minutes to acknowledge a warning of level/grade 1,2,3,4 before it escalates.",
+    )
+    warning_jobs_interval_seconds: float = Field(
+        default=30.0, gt=0, description="How often overdue warnings escalate and overdue tasks are reminded."
+    )
+    warning_task_reminder_minutes: int = Field(
+        default=60, ge=1, description="Minutes between reminders of an overdue responsibility-list task."
+    )
+    warning_dashboard_poll_seconds: float = Field(
+        default=10.0, gt=0, description="How often an open dashboard re-reads its feed besides live events."
+    )
+
+    # Risk events and CAP 1.2 (Regio Risk).
+    risk_duplicate_window_hours: int = Field(
+        default=6,
+        ge=1,
+        le=720,
+        description="A report of the same type over an intersecting area detected within this many hours "
+        "of an active one is offered as a possible duplicate.",
+    )
+    cap_max_bytes: int = Field(
+        default=1024 * 1024, ge=10_000, le=50 * 1024 * 1024, description="Largest CAP alert accepted."
+    )
+    risk_attachment_max_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1, description="Largest file attached to a risk report."
+    )
+
+    # Scales (Regio Care): who is told how soon when a self-assessment shows a risk of self-harm.
+    scales_alert_escalate_minutes: int = Field(
+        default=5,
+        ge=1,
+        le=1440,
+        description="Minutes an urgent scale alert waits for an on-duty psychiatrist before it escalates.",
+    )
+    scales_extra_dir: str = Field(
+        default="", description="A folder of further scale files (JSON), loaded beside the built-in ones."
+    )
+
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:
         if self.environment not in ("development", "test"):

@@ -16,6 +16,7 @@ from regio.care.booking.schemas import TemplateIn
 from regio.care.patients import service as patients_service
 from regio.care.patients.errors import PatientExists, SelfAlreadyRegistered
 from regio.care.patients.models import Relation
+from regio.care.records import demo as records_demo
 from regio.care.registry import demo as registry_demo
 from regio.care.registry import service as registry_service
 from regio.config import Settings
@@ -132,8 +133,14 @@ async def load(*, session: AsyncSession, settings: Settings) -> list[DemoUser]:
     await _link_staff(session, registry, users, admin)
     await _register_family(session, settings, patient)
     await _load_rosters(session, settings, registry)
+    await records_demo.load_demo(
+        session=session, settings=settings, patient=patient, hospital_id=registry.first_hospital_id
+    )
     await _load_geography(session)
-    return list(DEMO_USERS)
+    from regio.risk.warnings import demo as warnings_demo
+
+    officers = await warnings_demo.load_demo(session=session, password=DEMO_PASSWORD)
+    return list(DEMO_USERS) + [DemoUser(*officer) for officer in officers]
 
 
 # The Yangtze River Delta's boundaries take seconds; `regio risk geography load` loads all of China.

@@ -109,3 +109,12 @@ def test_the_pool_holds_the_configured_number_of_connections_and_no_more() -> No
     assert engine.pool.size() == 7  # type: ignore[attr-defined]
     assert engine.pool._max_overflow == 0  # type: ignore[attr-defined]
     assert Settings(environment="test").database_pool_size == 20
+
+
+def test_request_ids_stay_random_and_distinct_when_drawn_in_batches() -> None:
+    from regio.app import _RandomIds
+
+    ids = _RandomIds()
+    drawn = [ids.next() for _ in range(1000)]  # crosses several 4 KiB refills
+    assert len(set(drawn)) == 1000
+    assert all(len(value) == 32 and int(value, 16) >= 0 for value in drawn)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from ipaddress import IPv4Network, IPv6Network, ip_address
-from typing import Annotated
+from typing import Annotated, NoReturn
 
-from fastapi import Depends, Header, Path, Request
+from fastapi import Depends, Header, Path, Request, WebSocket, WebSocketException
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
+from starlette.status import WS_1008_POLICY_VIOLATION
 
 from regio.config import Settings
 from regio.core.access import ANONYMOUS, Principal
@@ -18,12 +19,14 @@ from regio.core.events import EventBus
 from regio.core.identity import service as identity_service
 
 
-def get_settings_dep(request: Request) -> Settings:
+# The small dependencies are `async def` on purpose: FastAPI runs a plain `def` one in a worker
+# thread, which cost every request a thread hop each.
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     database: Database = request.app.state.db
     return database
 
@@ -74,12 +77,12 @@ def client_ip(request: Request) -> str:
     return forwarded_client(peer, forwarded, settings.trusted_proxy_networks)
 
 
-def get_events(request: HTTPConnection) -> EventBus:
+async def get_events(request: HTTPConnection) -> EventBus:
     bus: EventBus = request.app.state.events
     return bus
 
 
-def get_language(request: Request) -> str:
+async def get_language(request: Request) -> str:
     language: str = request.state.language
     return language
 
@@ -117,7 +120,71 @@ async def current_principal(
     return principal
 
 
-def public_route() -> None:
+# Browsers cannot set headers on a WebSocket; a token travels as a subprotocol "bearer.<token>"
+# beside the application's own subprotocol, or as an access_token query parameter.
+WS_SUBPROTOCOL = "regio"
+WS_TOKEN_PREFIX = "bearer."  # noqa: S105 (a prefix, not a secret)
+
+
+def _origin_allowed(websocket: WebSocket, settings: Settings) -> bool:
+    """Cookie sign-in on a WebSocket only from this site's own pages (no cross-site hijacking)."""
+    origin = websocket.headers.get("origin")
+    if not origin:
+        return False
+    origin = origin.rstrip("/")
+    host = websocket.headers.get("host", "")
+    allowed = {settings.base_url.rstrip("/"), f"http://{host}", f"https://{host}"}
+    return origin in allowed
+
+
+async def _refuse(websocket: WebSocket, code: str) -> NoReturn:
+    # Accepted first, so the client sees a close frame with 1008 and the reason, not a bare HTTP 403.
+    await websocket.accept(subprotocol=getattr(websocket.state, "subprotocol", None))
+    raise WebSocketException(code=WS_1008_POLICY_VIOLATION, reason=code)
+
+
+async def websocket_principal(websocket: WebSocket) -> Principal:
+    """The signed-in person on a WebSocket, or the socket is closed with 1008 (policy violation).
+
+    A bearer token (subprotocol or `access_token` query) needs no Origin check: a foreign page
+    cannot read it. The session cookie is sent by the browser whatever page opens the socket,
+    so it counts only when the Origin is this site.
+    """
+    cached: Principal | None = getattr(websocket.state, "principal", None)
+    if cached is not None:
+        return cached
+    settings: Settings = websocket.app.state.settings
+    database: Database = websocket.app.state.db
+    offered = [p.strip() for p in websocket.headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
+    token = next((p[len(WS_TOKEN_PREFIX) :] for p in offered if p.startswith(WS_TOKEN_PREFIX)), None)
+    token = token or websocket.query_params.get("access_token")
+    cookie = websocket.cookies.get(identity_service.SESSION_COOKIE)
+    websocket.state.subprotocol = WS_SUBPROTOCOL if WS_SUBPROTOCOL in offered else None
+    principal = ANONYMOUS
+    try:
+        async with database.session() as session:
+            if token:
+                principal = await identity_service.principal_from_access_token(
+                    session=session, settings=settings, token=token
+                )
+            elif cookie and _origin_allowed(websocket, settings):
+                principal = await identity_service.authenticate_request(
+                    session=session,
+                    settings=settings,
+                    authorization=None,
+                    session_cookie=cookie,
+                    method="GET",
+                    csrf_header=None,
+                )
+    except NotAuthenticated as exc:
+        await _refuse(websocket, exc.code)
+    if not principal.is_authenticated:
+        await _refuse(websocket, NotAuthenticated.code)
+    websocket.state.principal = principal
+    return principal
+
+
+async def public_route() -> None:
     """Marks a route as deliberately open to visitors; the architecture test looks for it."""
 
 
@@ -125,6 +192,7 @@ RecordId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 OptionalPrincipal = Annotated[Principal, Depends(optional_principal)]
+WebSocketPrincipal = Annotated[Principal, Depends(websocket_principal)]
 Public = Depends(public_route)
 IdempotencyKeyHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
@@ -140,5 +208,6 @@ __all__ = [
     "RecordId",
     "SessionDep",
     "SettingsDep",
+    "WebSocketPrincipal",
     "client_ip",
 ]

@@ -138,3 +138,17 @@ def test_a_circle_far_from_every_jurisdiction_is_answered_without_building_its_p
     index = yrd_index.levels["county"]
     expected = sorted(index.entries[p].adcode for p in index.hits(_exact_circle(122.9, 30.0, 20.0)))
     assert [m.adcode for m in by_box] == expected
+
+
+def test_the_lean_wkb_reader_builds_what_shapely_from_wkb_builds() -> None:
+    from regio.risk.geography.hazards import _from_wkb
+
+    for geometry in (
+        shapely.Point(120.1, 30.2),
+        geodesic_circle(120.14, 30.245, 20.0),
+        shapely.Polygon([(0, 0), (1, 0), (1, 1), (0, 0)], [[(0.5, 0.2), (0.7, 0.2), (0.7, 0.3), (0.5, 0.2)]]),
+    ):
+        data = shapely.to_wkb(geometry)
+        assert shapely.equals_exact(_from_wkb(data), shapely.from_wkb(data), tolerance=0)
+    with pytest.raises(shapely.errors.GEOSException):
+        _from_wkb(b"\x01\x03\x00")  # a broken blob is refused, as the public reader refuses it

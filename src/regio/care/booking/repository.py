@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select, text, update
+from sqlalchemy import Date, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +24,8 @@ from regio.care.booking.models import (
     Slot,
     WaitlistEntry,
 )
+from regio.care.patients.models import BindingStatus
+from regio.core.db import UTCDateTime
 
 ACTIVE = [AppointmentStatus.held.value, AppointmentStatus.confirmed.value]
 
@@ -34,62 +38,246 @@ def is_sqlite(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
+async def sqlite_in_transaction(session: AsyncSession) -> bool:
+    """Whether the SQLite connection itself is inside a transaction (the driver begins one lazily)."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return bool(raw.driver_connection.in_transaction)  # type: ignore[union-attr]
+
+
 # ---- places ----------------------------------------------------------------------------------------
+#
+# The booking hot path is written as fixed statements (built once, their compiled form cached)
+# rather than ORM queries built per request: a request that books a place spends most of its
+# time in statement construction and result processing otherwise, not in the database.
+
+_HELD = AppointmentStatus.held.value
+_OPEN = SlotStatus.open.value
+# An active binding lets a user act for a patient (the patients subdomain's rule, read in SQL here
+# so that the booking check costs no round trip of its own; patients_service says the same).
+_BOUND = (
+    "EXISTS (SELECT 1 FROM patient_bindings b WHERE b.user_id = :user_id "  # noqa: S608 (only constants are formatted in)
+    f"AND b.patient_id = :patient_id AND b.status = '{BindingStatus.active.value}')"
+)
+_HAS_DUE = (
+    "EXISTS (SELECT 1 FROM booking_appointments d WHERE d.slot_id = :slot_id "  # noqa: S608 (only constants are formatted in)
+    f"AND d.status = '{_HELD}' AND d.hold_expires_at <= :now)"
+)
+
+_TAKE_PLACE = (
+    text(
+        "UPDATE booking_slots SET booked = booked + 1, version = version + 1 "  # noqa: S608 (only constants are formatted in)
+        f"WHERE id = :slot_id AND status = '{_OPEN}' AND start_at > :now AND booked < capacity + extra "
+        "RETURNING booked, capacity, doctor_id, hospital_id, local_date, modes"
+    )
+    .bindparams(bindparam("now", type_=UTCDateTime))
+    .columns(local_date=Date)
+)
+
+_OUTLOOK = (
+    text(
+        f"SELECT {_BOUND} AS bound, s.id AS slot_id_found, s.status, s.start_at, s.booked, s.capacity, "  # noqa: S608 (only constants are formatted in)
+        f"s.extra, {_HAS_DUE} AS has_due, n.occurred_at "
+        "FROM (SELECT 1 AS one) AS here "
+        "LEFT JOIN booking_slots s ON s.id = :slot_id "
+        "LEFT JOIN booking_no_shows n ON n.patient_id = :patient_id AND n.occurred_at >= :since"
+    )
+    .bindparams(bindparam("now", type_=UTCDateTime), bindparam("since", type_=UTCDateTime))
+    .columns(start_at=UTCDateTime, occurred_at=UTCDateTime)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SlotState:
+    status: str
+    start_at: datetime
+    booked: int
+    capacity: int
+    extra: int
+    has_due: bool  # holds past their time still occupy places (expired before refusing)
+
+
+@dataclass(frozen=True, slots=True)
+class BookingOutlook:
+    bound: bool  # the user has an active binding to the patient
+    slot: SlotState | None  # None: no such slot
+    no_shows: list[datetime]  # the patient's no-shows since the window's start
 
 
 async def take_place(session: AsyncSession, slot_id: int, *, now: datetime) -> Any:
     """Takes one place if any is left, in one statement: the WHERE is the capacity check."""
-    result = await session.execute(
-        update(Slot)
-        .where(
-            Slot.id == slot_id,
-            Slot.status == SlotStatus.open.value,
-            Slot.start_at > now,
-            Slot.booked < Slot.capacity + Slot.extra,
-        )
-        .values(booked=Slot.booked + 1, version=Slot.version + 1)
-        .returning(Slot.booked, Slot.capacity, Slot.doctor_id, Slot.hospital_id, Slot.local_date, Slot.modes)
-    )
+    result = await session.execute(_TAKE_PLACE, {"slot_id": slot_id, "now": now})
     return result.first()
 
 
 async def booking_outlook(
-    session: AsyncSession, slot_id: int, patient_id: int, *, now: datetime, no_shows_since: datetime
-) -> tuple[Any, list[datetime]]:
-    """In one round trip: a slot's state (None if no slot) and the patient's no-shows since a time.
+    session: AsyncSession,
+    *,
+    user_id: int,
+    slot_id: int,
+    patient_id: int,
+    now: datetime,
+    no_shows_since: datetime,
+) -> BookingOutlook:
+    """In one round trip: whether the user may act for the patient, the slot's state, the no-shows.
 
     The slot part is only a hint taken outside the write transaction: it may refuse a slot seen
-    full, started or closed, but only take_place decides that a place is given. `has_due` says
-    whether holds past their time still occupy the slot (they are expired before refusing).
+    full, started or closed, but only take_place decides that a place is given.
     """
-    due = (
-        select(Appointment.id)
-        .where(
-            Appointment.slot_id == Slot.id,
-            Appointment.status == AppointmentStatus.held.value,
-            Appointment.hold_expires_at <= now,
-        )
-        .exists()
-    )
     rows = (
         await session.execute(
-            select(
-                Slot.status,
-                Slot.start_at,
-                Slot.booked,
-                Slot.capacity,
-                Slot.extra,
-                due.label("has_due"),
-                NoShow.occurred_at,
-            )
-            .select_from(Slot)
-            .outerjoin(NoShow, and_(NoShow.patient_id == patient_id, NoShow.occurred_at >= no_shows_since))
-            .where(Slot.id == slot_id)
+            _OUTLOOK,
+            {
+                "user_id": user_id,
+                "patient_id": patient_id,
+                "slot_id": slot_id,
+                "now": now,
+                "since": no_shows_since,
+            },
         )
     ).all()
-    if not rows:
-        return None, await no_show_times(session, patient_id, since=no_shows_since)
-    return rows[0], [row.occurred_at for row in rows if row.occurred_at is not None]
+    first = rows[0]
+    slot = None
+    if first.slot_id_found is not None:
+        slot = SlotState(
+            status=first.status,
+            start_at=first.start_at,
+            booked=first.booked,
+            capacity=first.capacity,
+            extra=first.extra,
+            has_due=bool(first.has_due),
+        )
+    no_shows = [row.occurred_at for row in rows if row.occurred_at is not None]
+    return BookingOutlook(bound=bool(first.bound), slot=slot, no_shows=no_shows)
+
+
+# PostgreSQL runs a whole hold as one statement: data-modifying CTEs see one snapshot and either
+# all apply or none. The UPDATE's WHERE is still the capacity check (and waits on the row lock of
+# a concurrent taker, then re-checks), the partial unique index still decides one booking per
+# patient, doctor and day (DO NOTHING leaves `made` empty; the caller rolls the place back), and
+# the audit entry is inserted by the same statement. The closing SELECT says why nothing was
+# taken, from the statement's snapshot.
+_ONE_STATEMENT_PG = (
+    text(
+        "WITH gate AS (SELECT "  # noqa: S608 (only constants are formatted in)
+        f"{_BOUND} AS bound, "
+        "EXISTS (SELECT 1 FROM booking_no_shows n WHERE n.patient_id = :patient_id "
+        "AND n.occurred_at >= :since) AS has_no_shows), "
+        "taken AS (UPDATE booking_slots s SET booked = s.booked + 1, version = s.version + 1 FROM gate "
+        f"WHERE s.id = :slot_id AND s.status = '{_OPEN}' AND s.start_at > :now "
+        "AND s.booked < s.capacity + s.extra AND gate.bound AND NOT gate.has_no_shows "
+        "RETURNING s.id, s.booked, s.capacity, s.doctor_id, s.hospital_id, s.local_date, s.modes), "
+        "made AS (INSERT INTO booking_appointments (slot_id, patient_id, booked_by_user_id, doctor_id, "
+        "hospital_id, local_date, day_seat, mode, status, hold_expires_at, is_extra, via_waitlist, version, "
+        "created_at, updated_at) "
+        "SELECT t.id, CAST(:patient_id AS BIGINT), CAST(:user_id AS BIGINT), t.doctor_id, t.hospital_id, "
+        "t.local_date, 1, COALESCE(CAST(:mode AS VARCHAR), split_part(t.modes, ',', 1)), "
+        f"'{_HELD}', CAST(:hold_until AS TIMESTAMPTZ), t.booked > t.capacity, false, 1, "
+        "CAST(:now AS TIMESTAMPTZ), CAST(:now AS TIMESTAMPTZ) FROM taken t "
+        # a mode the slot does not offer inserts nothing; the caller refuses it (invalid_mode)
+        "WHERE CAST(:mode AS VARCHAR) IS NULL OR CAST(:mode AS VARCHAR) = ANY(string_to_array(t.modes, ',')) "
+        "ON CONFLICT (patient_id, doctor_id, local_date, day_seat) "
+        f"WHERE status IN ('{_HELD}', '{AppointmentStatus.confirmed.value}') DO NOTHING "
+        "RETURNING id, mode, is_extra), "
+        "audited AS (INSERT INTO audit_entries (occurred_at, actor_user_id, actor_client_id, actor_username, "
+        "roles, action, object_type, object_id, details, ip, user_agent, request_id) "
+        "SELECT CAST(:a_occurred_at AS TIMESTAMPTZ), CAST(:a_user_id AS BIGINT), "
+        "CAST(:a_client_id AS BIGINT), CAST(:a_username AS VARCHAR), CAST(:a_roles AS JSON), "
+        "CAST(:a_action AS VARCHAR), CAST(:a_object_type AS VARCHAR), CAST(m.id AS VARCHAR), "
+        "CASE WHEN m.is_extra THEN CAST(:a_details_extra AS JSON) ELSE CAST(:a_details AS JSON) END, "
+        "CAST(:a_ip AS VARCHAR), CAST(:a_user_agent AS VARCHAR), CAST(:a_request_id AS VARCHAR) FROM made m) "
+        "SELECT g.bound, g.has_no_shows, s.id AS slot_id_found, s.status, s.start_at, "
+        f"{_HAS_DUE} AS has_due, t.booked, t.capacity, t.doctor_id, t.hospital_id, t.local_date, "
+        "t.modes, m.id AS appointment_id, m.mode "
+        "FROM gate g LEFT JOIN booking_slots s ON s.id = :slot_id "
+        "LEFT JOIN taken t ON true LEFT JOIN made m ON true"
+    )
+    .bindparams(bindparam("now", type_=UTCDateTime), bindparam("since", type_=UTCDateTime))
+    .columns(start_at=UTCDateTime, local_date=Date)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TakenPlace:
+    """What the conditional UPDATE hands back with the place it gave."""
+
+    booked: int
+    capacity: int
+    doctor_id: int
+    hospital_id: int
+    local_date: date
+    modes: str
+
+
+@dataclass(frozen=True, slots=True)
+class OneStatementHold:
+    """What the one-statement hold did, and what it saw when it did nothing."""
+
+    bound: bool  # the user has an active binding to the patient
+    has_no_shows: bool  # the patient has no-shows in the window (then nothing is taken)
+    slot_status: str | None  # None: no such slot
+    slot_start_at: datetime | None
+    has_due: bool  # holds past their time occupy the slot
+    taken: TakenPlace | None
+    appointment_id: int | None  # None: no place, or no appointment (the place must be rolled back)
+    mode: str | None
+
+
+async def hold_in_one_statement(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    slot_id: int,
+    patient_id: int,
+    mode: str | None,
+    now: datetime,
+    hold_until: datetime,
+    no_shows_since: datetime,
+    audit_entry: dict[str, Any],
+    audit_details_extra: dict[str, Any],
+) -> OneStatementHold:
+    """PostgreSQL only: binding and no-show gate, place, appointment in day seat 1 and audit, in one round trip."""
+    row = (
+        await session.execute(
+            _ONE_STATEMENT_PG,
+            {
+                "user_id": user_id,
+                "patient_id": patient_id,
+                "slot_id": slot_id,
+                "mode": mode,
+                "now": now,
+                "since": no_shows_since,
+                "hold_until": hold_until,
+                "a_occurred_at": audit_entry["occurred_at"],
+                "a_user_id": audit_entry["actor_user_id"],
+                "a_client_id": audit_entry["actor_client_id"],
+                "a_username": audit_entry["actor_username"],
+                "a_roles": json.dumps(audit_entry["roles"], ensure_ascii=False),
+                "a_action": audit_entry["action"],
+                "a_object_type": audit_entry["object_type"],
+                "a_details": json.dumps(audit_entry["details"], ensure_ascii=False),
+                "a_details_extra": json.dumps(audit_details_extra, ensure_ascii=False),
+                "a_ip": audit_entry["ip"],
+                "a_user_agent": audit_entry["user_agent"],
+                "a_request_id": audit_entry["request_id"],
+            },
+        )
+    ).one()
+    taken = None
+    if row.booked is not None:
+        taken = TakenPlace(
+            row.booked, row.capacity, row.doctor_id, row.hospital_id, row.local_date, row.modes
+        )
+    return OneStatementHold(
+        bound=bool(row.bound),
+        has_no_shows=bool(row.has_no_shows),
+        slot_status=None if row.slot_id_found is None else row.status,
+        slot_start_at=row.start_at,
+        has_due=bool(row.has_due),
+        taken=taken,
+        appointment_id=None if row.appointment_id is None else int(row.appointment_id),
+        mode=row.mode,
+    )
 
 
 async def release_places(session: AsyncSession, slot_id: int, count: int = 1) -> None:
@@ -110,14 +298,23 @@ async def add_extra(session: AsyncSession, slot_id: int, places: int, *, now: da
     return result.first()
 
 
+# Slot reads refresh objects already in the session: places move by plain UPDATEs (take_place),
+# which do not touch the identity map.
 async def get_slot(session: AsyncSession, slot_id: int) -> Slot | None:
-    return (await session.execute(select(Slot).where(Slot.id == slot_id))).scalar_one_or_none()
+    return (
+        await session.execute(
+            select(Slot).where(Slot.id == slot_id).execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
 
 
 async def get_slot_with_shift(session: AsyncSession, slot_id: int) -> tuple[Slot, Shift] | None:
     row = (
         await session.execute(
-            select(Slot, Shift).join(Shift, Shift.id == Slot.shift_id).where(Slot.id == slot_id)
+            select(Slot, Shift)
+            .join(Shift, Shift.id == Slot.shift_id)
+            .where(Slot.id == slot_id)
+            .execution_options(populate_existing=True)
         )
     ).first()
     return (row[0], row[1]) if row else None
@@ -128,7 +325,10 @@ async def slots_with_shifts(session: AsyncSession, slot_ids: Iterable[int]) -> d
     if not ids:
         return {}
     rows = await session.execute(
-        select(Slot, Shift).join(Shift, Shift.id == Slot.shift_id).where(Slot.id.in_(ids))
+        select(Slot, Shift)
+        .join(Shift, Shift.id == Slot.shift_id)
+        .where(Slot.id.in_(ids))
+        .execution_options(populate_existing=True)
     )
     return {slot.id: (slot, shift) for slot, shift in rows.all()}
 
@@ -173,18 +373,29 @@ async def search_slots(
 # ---- appointments ------------------------------------------------------------------------------------
 
 
+def _insert_appointment_statement(insert: Any) -> Any:
+    return (
+        insert(Appointment.__table__)
+        .on_conflict_do_nothing(
+            index_elements=["patient_id", "doctor_id", "local_date", "day_seat"],
+            index_where=text("status IN ('held', 'confirmed')"),
+        )
+        .returning(Appointment.__table__.c.id)
+    )
+
+
+# Built once per dialect, so that each insert pays only for its execution.
+_INSERT_APPOINTMENT = {
+    "postgresql": _insert_appointment_statement(pg_insert),
+    "sqlite": _insert_appointment_statement(sqlite_insert),
+}
+
+
 async def insert_appointment(session: AsyncSession, values: dict[str, Any], *, max_seats: int) -> int | None:
     """Inserts an active appointment in the first free day seat; None when all N seats are taken."""
+    statement = _INSERT_APPOINTMENT[session.get_bind().dialect.name]
     for seat in range(1, max_seats + 1):
-        result = await session.execute(
-            _insert(session)(Appointment)
-            .values(**values, day_seat=seat)
-            .on_conflict_do_nothing(
-                index_elements=["patient_id", "doctor_id", "local_date", "day_seat"],
-                index_where=text("status IN ('held', 'confirmed')"),
-            )
-            .returning(Appointment.id)
-        )
+        result = await session.execute(statement, {**values, "day_seat": seat})
         inserted = result.scalar_one_or_none()
         if inserted is not None:
             return int(inserted)

@@ -49,6 +49,7 @@ from regio.care.booking.schemas import (
     WaitlistOut,
 )
 from regio.care.patients import service as patients_service
+from regio.care.patients.errors import NotBoundToPatient
 from regio.care.registry import service as registry_service
 from regio.care.registry.schemas import DepartmentOut, HospitalOut
 from regio.config import Settings
@@ -95,12 +96,17 @@ def _sqlite_lock(session: AsyncSession) -> asyncio.Lock:
 @asynccontextmanager
 async def _writing(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     """One write transaction, begun afresh (reads done so far are committed away first)."""
-    if session.in_transaction():
-        await session.commit()
     if not repository.is_sqlite(session):
+        if session.in_transaction():
+            await session.commit()
         async with transaction(session):
             yield session
         return
+    # The SQLite driver opens a transaction only for writes: after reads alone there is nothing
+    # to commit (and committing would cost a hop to the driver's thread), so BEGIN IMMEDIATE
+    # starts the write transaction on the same connection.
+    if session.in_transaction() and await repository.sqlite_in_transaction(session):
+        await session.commit()
     async with _sqlite_lock(session), transaction(session):
         await session.execute(text("BEGIN IMMEDIATE"))
         yield session
@@ -365,20 +371,41 @@ async def book(
     """Holds a place in a slot for a patient the principal may act for; 409 slot_full when none is left."""
     require(policies.acts_as_patient(principal), action="book")
     now = now or utcnow()
+    # PostgreSQL holds in one statement; the step-by-step path below is SQLite's (no data-modifying
+    # CTEs there), and PostgreSQL's for the rare cases the one statement leaves to it.
+    if not repository.is_sqlite(session):
+        held = await _hold_in_one_statement(
+            session=session,
+            settings=settings,
+            principal=principal,
+            slot_id=slot_id,
+            patient_id=patient_id,
+            mode=mode,
+            idempotency_request=idempotency_request,
+            now=now,
+        )
+        if held is not None:
+            return held
     # Everything that only reads runs before the write transaction, so that on SQLite the single
     # writer lock covers just the statements that must be atomic. A refusal here is safe to give
     # without the lock (binding, ban and a slot seen full, closed or started only refuse); every
     # place given is still decided by take_place's conditional UPDATE below.
-    await patients_service.require_may_act_for(session=session, principal=principal, patient_id=patient_id)
-    outlook, no_shows = await repository.booking_outlook(
-        session, slot_id, patient_id, now=now, no_shows_since=now - _no_show_window(settings)
+    outlook = await repository.booking_outlook(
+        session,
+        user_id=_person_id(principal),
+        slot_id=slot_id,
+        patient_id=patient_id,
+        now=now,
+        no_shows_since=now - _no_show_window(settings),
     )
-    _refuse_if_banned(settings, patient_id, no_shows, now)
-    if outlook is None:
+    if not outlook.bound:
+        raise NotBoundToPatient(patient_id=patient_id)
+    _refuse_if_banned(settings, patient_id, outlook.no_shows, now)
+    if outlook.slot is None:
         raise errors.SlotNotFound(slot_id=slot_id)
-    if outlook.status != SlotStatus.open.value or outlook.start_at <= now:
+    if outlook.slot.status != SlotStatus.open.value or outlook.slot.start_at <= now:
         raise errors.SlotUnavailable(slot_id=slot_id)
-    if outlook.booked >= outlook.capacity + outlook.extra and not outlook.has_due:
+    if outlook.slot.booked >= outlook.slot.capacity + outlook.slot.extra and not outlook.slot.has_due:
         raise errors.SlotFull(slot_id=slot_id)
     try:
         return await _hold(
@@ -397,8 +424,109 @@ async def book(
     raise await _why_not_bookable(session, slot_id, now)
 
 
+def _person_id(principal: Principal) -> int:
+    # acts_as_patient admits only people, who always have a user id
+    assert principal.user_id is not None
+    return principal.user_id
+
+
 class _NoPlace(Exception):
     """The conditional UPDATE gave no place: leave the write transaction at once."""
+
+
+class _NotHeld(Exception):
+    """The one-statement hold gave no appointment: roll the transaction back, then say why."""
+
+    def __init__(self, outcome: repository.OneStatementHold) -> None:
+        super().__init__("not held")
+        self.outcome = outcome
+
+
+async def _hold_in_one_statement(
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    slot_id: int,
+    patient_id: int,
+    mode: str | None,
+    idempotency_request: idempotency.IdempotentRequest | None,
+    now: datetime,
+) -> AppointmentOut | None:
+    """PostgreSQL: the whole hold in one statement, in the transaction the principal was read in.
+
+    Returns None for the rare cases that need the step-by-step path: a patient with recent
+    no-shows (the ban is judged on their times), holds past their time that still occupy the
+    slot (they are expired first), and a second day seat when more than one is allowed.
+    """
+    hold_until = now + timedelta(minutes=settings.booking_hold_minutes)
+    details = {"slot_id": slot_id, "patient_id": patient_id, "is_extra": False}
+    entry = audit.entry_values(
+        principal, "appointment.hold", object_type="appointment", object_id=None, details=details
+    )
+    try:
+        async with transaction(session):
+            await idempotency.claim(session, idempotency_request, now=now)
+            outcome = await repository.hold_in_one_statement(
+                session,
+                user_id=_person_id(principal),
+                slot_id=slot_id,
+                patient_id=patient_id,
+                mode=mode,
+                now=now,
+                hold_until=hold_until,
+                no_shows_since=now - _no_show_window(settings),
+                audit_entry=entry,
+                audit_details_extra={**entry["details"], "is_extra": True},
+            )
+            if outcome.appointment_id is None or outcome.taken is None:
+                raise _NotHeld(outcome)  # rolls back the place, if one was taken
+            taken = outcome.taken
+            is_extra = taken.booked > taken.capacity
+            view = AppointmentOut(
+                id=outcome.appointment_id,
+                slot_id=slot_id,
+                patient_id=patient_id,
+                booked_by_user_id=principal.user_id,
+                doctor_id=taken.doctor_id,
+                hospital_id=taken.hospital_id,
+                local_date=taken.local_date,
+                mode=outcome.mode,
+                status=AppointmentStatus.held.value,
+                hold_expires_at=hold_until,
+                is_extra=is_extra,
+                via_waitlist=False,
+                confirmed_at=None,
+                ended_at=None,
+                cancel_reason=None,
+            )
+            await idempotency.settle(
+                session, idempotency_request, status=201, body=view.model_dump(mode="json")
+            )
+        return view
+    except _NotHeld as refused:
+        outcome = refused.outcome
+    # Same order of refusals as the step-by-step path.
+    if not outcome.bound:
+        raise NotBoundToPatient(patient_id=patient_id)
+    if outcome.has_no_shows:
+        return None
+    if outcome.slot_status is None or outcome.slot_start_at is None:
+        raise errors.SlotNotFound(slot_id=slot_id)
+    if outcome.slot_status != SlotStatus.open.value or outcome.slot_start_at <= now:
+        raise errors.SlotUnavailable(slot_id=slot_id)
+    if outcome.taken is not None:
+        _mode(outcome.taken.modes, mode)  # raises invalid_mode for a mode the slot does not offer
+        if settings.booking_max_per_doctor_per_day > 1:
+            return None  # the next day seats are tried one by one
+        raise errors.OneBookingPerDoctorPerDay(
+            patient_id=patient_id,
+            doctor_id=outcome.taken.doctor_id,
+            limit=settings.booking_max_per_doctor_per_day,
+        )
+    if outcome.has_due:
+        return None
+    raise errors.SlotFull(slot_id=slot_id)
 
 
 async def _hold(
@@ -449,7 +577,7 @@ async def _hold(
                 doctor_id=taken.doctor_id,
                 limit=settings.booking_max_per_doctor_per_day,
             )
-        await audit.record(
+        await audit.record_now(
             session,
             principal,
             "appointment.hold",

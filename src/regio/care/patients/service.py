@@ -523,7 +523,9 @@ async def register_patient(
                 relation=relation.value,
                 id_number=mask_id_number(identity.value),
             ) from None
-        if integrity_error_mentions(error, "patients_user_id", "patients.user_id") or _violated_one_self(error):
+        if integrity_error_mentions(error, "patients_user_id", "patients.user_id") or _violated_one_self(
+            error
+        ):
             raise SelfAlreadyRegistered() from None
         raise
     if message is not None and sms is not None:

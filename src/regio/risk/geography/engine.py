@@ -6,21 +6,31 @@ China costs tens of microseconds. Distances are geodesic: a circle's are measure
 in an azimuthal equidistant projection centred there (exact from the centre on the WGS-84
 ellipsoid, as PROJ implements it), other shapes' in one centred on the hazard (within about 0.1%
 over a few hundred km); areas for overlap fractions are ellipsoidal (pyproj.Geod).
+
+Two shortcuts skip work without changing an answer: a grid per level (grid.py) answers hazards
+that lie at sea or well inside one jurisdiction before any geometry is built or tested, and the
+prefectures and provinces that are exactly the union of their children (coverage.py) are answered
+through those, so only the counties' boundaries carry edge indexes in memory.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import shapely
 from pyproj import Geod, Transformer
 
 from regio.risk.geography import errors
+from regio.risk.geography.coverage import exact_unions
 from regio.risk.geography.enums import LEVELS, Level
+from regio.risk.geography.grid import EMPTY, CellGrid
 from regio.risk.geography.hazards import Hazard, circle_bounds, geodesic_circle
 from regio.risk.geography.loader import (
     ADJACENCY_GAP_DEG,
@@ -30,11 +40,13 @@ from regio.risk.geography.loader import (
 )
 
 GEOD = Geod(ellps="WGS84")
-# Levels whose prepared boundaries are indexed when the index is built: counties, the level most
-# hazards are matched at (and the default). Their edge indexes take about 280 MiB for all of China;
-# those of provinces and prefectures (about 100 MiB more) are built by GEOS on first use instead,
-# to keep a freshly started process near 450 MiB.
-WARM_LEVELS: tuple[Level, ...] = (Level.county,)
+# Levels whose prepared boundaries are indexed when the index is built: all of them. The counties'
+# edge indexes take about 300 MiB for all of China; most prefectures and provinces are exactly the
+# union of their counties (or prefectures) and are answered through them (coverage.py), so the few
+# others add some 25 MiB, not the 200 MiB their own indexes would.
+WARM_LEVELS: tuple[Level, ...] = LEVELS
+# The grid's cells per level (grid.py): about 5 km for counties, coarser for the larger levels.
+GRID_CELL_DEG = {Level.county: 0.05, Level.prefecture: 0.1, Level.province: 0.2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +90,62 @@ def _geodesic_area_km2(geometry: shapely.Geometry) -> float:
     return abs(area) / 1e6
 
 
+class Boundaries:
+    """A level's boundaries by position, indexed like a numpy array of geometries.
+
+    A covered jurisdiction's boundary (it is exactly the union of its children, coverage.py) is
+    not kept: it is rebuilt from the children's on use (distances, overlaps, maps) and the last few
+    rebuilt are kept, so the level costs no memory for what its children already hold.
+    """
+
+    KEEP = 8
+
+    def __init__(self, geometries: np.ndarray, children: LevelIndex, child_parent: np.ndarray) -> None:
+        self._live = geometries.copy()
+        self._children = children
+        order = np.argsort(child_parent, kind="stable")
+        ends = np.searchsorted(child_parent[order], np.arange(len(geometries) + 1))
+        self._members = {
+            position: order[ends[position] : ends[position + 1]]
+            for position in range(len(geometries))
+            if ends[position + 1] > ends[position]
+        }
+        for position in self._members:
+            self._live[position] = None
+        self._recent: OrderedDict[int, shapely.Geometry] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def _one(self, position: int) -> shapely.Geometry:
+        geometry = self._live[position]
+        if geometry is not None:
+            return geometry
+        geometry = self._recent.get(position)
+        if geometry is None:
+            parts = self._children.geometries[self._members[position]]
+            geometry = shapely.coverage_union_all(parts) if len(parts) > 1 else parts[0]
+            self._recent[position] = geometry
+            if len(self._recent) > self.KEEP:
+                self._recent.popitem(last=False)
+        else:
+            self._recent.move_to_end(position)
+        return geometry
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, int | np.integer):
+            return self._one(int(key))
+        positions = np.arange(len(self._live))[key]
+        found = np.empty(len(positions), dtype=object)
+        for i, position in enumerate(positions.tolist()):
+            found[i] = self._one(position)
+        return found
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        found: np.ndarray = self[np.arange(len(self._live))]
+        return found
+
+
 class LevelIndex:
     """One level's jurisdictions, their prepared boundaries and the tree over them.
 
@@ -92,14 +160,48 @@ class LevelIndex:
         order = sorted(range(len(entries)), key=lambda i: entries[i].adcode)
         self.level = level
         self.entries = [entries[i] for i in order]
-        self.geometries = np.asarray([geometries[i] for i in order], dtype=object)
+        self.geometries: Any = np.asarray([geometries[i] for i in order], dtype=object)
         shapely.prepare(self.geometries)
         self.tree = shapely.STRtree(self.geometries)
         self.position = {entry.adcode: i for i, entry in enumerate(self.entries)}
         self.inside = [Match(e.adcode, e.name, level.value, 0.0) for e in self.entries]
+        self.grid: CellGrid | None = None  # built by `build_grid` for a level not answered through another
+        # Set by `cover_with`: the finer level whose jurisdictions exactly tile some of this level's.
+        self.children: LevelIndex | None = None
+        self.child_parent = np.empty(0, dtype=np.int64)  # child position -> covered position, or -1
+        self.covered = np.zeros(len(self.entries), dtype=bool)
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    def cover_with(self, children: LevelIndex) -> None:
+        """Answers for the jurisdictions that are exactly the union of theirs in `children` through those.
+
+        Which ones are is proven edge by edge (coverage.py); they then need no edge index of their
+        own, the bulk of the matcher's memory.
+        """
+        parent_of = np.array(
+            [self.position.get(entry.parent_adcode or "", -1) for entry in children.entries], dtype=np.int64
+        )
+        if not len(self) or not len(children) or not (parent_of >= 0).any():
+            return
+        covered = exact_unions(children.geometries, parent_of, self.geometries)
+        self.children = children
+        self.covered = covered
+        self.child_parent = np.where((parent_of >= 0) & covered[np.maximum(parent_of, 0)], parent_of, -1)
+        if covered.any():
+            # the tree keeps only boxes, which is all a query without a predicate looks at
+            self.tree = shapely.STRtree(shapely.envelope(self.geometries))
+            self.geometries = Boundaries(self.geometries, children, self.child_parent)
+
+    def build_grid(self) -> None:
+        """The level's grid (grid.py), for a level whose boundaries are all its own.
+
+        Finding each cell's jurisdiction builds the point-in-area index of every boundary, which a
+        covered level must not have (it is answered through its children, grid included).
+        """
+        if len(self) and not self.covered.any():
+            self.grid = CellGrid(self.geometries, GRID_CELL_DEG[self.level])
 
     def warm(self) -> None:
         """Builds the prepared boundaries' edge indexes now rather than on each one's first query.
@@ -109,21 +211,40 @@ class LevelIndex:
         which GEOS answers another way) make it build both the point-in-area and the
         segment-crossing index.
         """
-        if not len(self):
+        own = self.geometries[~self.covered]  # the covered ones are answered by their children
+        if not len(own):
             return
-        west, south, east, north = shapely.bounds(self.geometries).T
+        west, south, east, north = shapely.bounds(own).T
         x, y = (west + east) / 2, (south + north) / 2
         dx, dy = (east - west) * 1.01 + 1e-6, (north - south) * 1.01 + 1e-6
-        shapely.intersects(self.geometries, shapely.points(x, y))
+        shapely.intersects(own, shapely.points(x, y))
         ring = np.stack([(x + dx, y), (x, y + dy), (x - dx, y), (x, y - dy), (x + dx, y)])
-        shapely.intersects(self.geometries, shapely.polygons(ring.transpose(2, 0, 1)))
+        shapely.intersects(own, shapely.polygons(ring.transpose(2, 0, 1)))
 
     def hits(self, search: shapely.Geometry) -> np.ndarray:
-        """Positions of the boundaries that meet `search` (box from the tree, then the exact test)."""
+        """Positions of the boundaries that meet `search` (box from the tree, then the exact test), sorted."""
         candidates = self.tree.query(search)
         if candidates.size == 0:
             return candidates
-        return candidates[shapely.intersects(self.geometries[candidates], search)]
+        found = self.meets(candidates, search)
+        found.sort()
+        return found
+
+    def meets(self, candidates: np.ndarray, search: shapely.Geometry) -> np.ndarray:
+        """Those of `candidates` whose boundary meets `search` (in no particular order).
+
+        A covered jurisdiction meets it exactly when one of its children does; the rest are tested
+        against their own prepared boundaries.
+        """
+        if self.children is None:
+            return candidates[shapely.intersects(self.geometries[candidates], search)]
+        covered = self.covered[candidates]
+        own = candidates[~covered]
+        found = own[shapely.intersects(self.geometries[own], search)] if own.size else own
+        if covered.any():
+            parents = self.child_parent[self.children.hits(search)]
+            found = np.concatenate([found, np.unique(parents[parents >= 0])])
+        return found
 
 
 class GeographyIndex:
@@ -148,13 +269,24 @@ class GeographyIndex:
             entries.append(Entry(Level(level), adcode, name, parent, float(area)))
             geometries.append(geometry)
         levels = {}
-        for level, (entries, raw) in grouped.items():
+        for level in LEVELS:
+            if level not in grouped:
+                continue
+            entries, raw = grouped.pop(level)
             geometries = [
                 shapely.from_wkb(g) if isinstance(g, bytes | bytearray | memoryview) else g for g in raw
             ]
+            del raw
             levels[level] = LevelIndex(level, entries, geometries)
+        # Coverage first, so that the memory the covered boundaries free is reused by the indexes.
+        for finer, level in zip(reversed(LEVELS), reversed(LEVELS[:-1]), strict=False):
+            if level in levels and finer in levels:
+                levels[level].cover_with(levels[finer])
+        for level, index in levels.items():
+            index.build_grid()
             if level in warm:
-                levels[level].warm()
+                index.warm()
+        release_freed_memory()
         return cls(levels, load_id)
 
     @property
@@ -245,17 +377,31 @@ class GeographyIndex:
     def _match_plain(self, index: LevelIndex, hazard: Hazard) -> list[Match]:
         """The question most asked: which jurisdictions the hazard touches (all at distance 0).
 
-        A circle first asks the tree with its bounding box, so one far from every jurisdiction
-        never builds its polygon; the answer comes in adcode order from the ready-made matches.
+        The level's grid answers first when the hazard's box lies in cells no boundary crosses
+        (at sea, or well inside one jurisdiction); otherwise a circle asks the tree with its
+        bounding box, so one far from every jurisdiction never builds its polygon. The answer
+        comes in adcode order from the ready-made matches.
         """
         bounds = circle_bounds(*hazard.center, hazard.radius_km) if hazard.center is not None else None
+        grid = index.grid
+        if grid is not None:
+            if bounds is not None:
+                decided = grid.decide(*bounds, *hazard.center)  # type: ignore[misc]
+            elif hazard.extent is not None:
+                decided = grid.decide(*hazard.extent)
+            else:
+                decided = None
+            if decided is not None:
+                return [] if decided == EMPTY else [index.inside[decided]]
         # a one-element array spares STRtree.query the reshaping it does for a lone geometry
         search = np.empty(1, dtype=object)
-        search[0] = shapely.box(*bounds) if bounds is not None else hazard.geometry
+        # a circle the grid left open has boundaries near it: its polygon will be needed anyway
+        box_first = bounds is not None and grid is None
+        search[0] = shapely.box(*bounds) if box_first else hazard.geometry  # type: ignore[misc]
         candidates = index.tree.query(search)[1]
         if not candidates.size:
             return []
-        found = candidates[shapely.intersects(index.geometries[candidates], hazard.geometry)]
+        found = index.meets(candidates, hazard.geometry)
         found.sort()
         inside = index.inside
         return [inside[position] for position in found.tolist()]
@@ -293,9 +439,7 @@ class GeographyIndex:
         local = _project(geometry, forward)
         search = _project(shapely.buffer(local, buffer_km * 1000.0, quad_segs=16), inverse)
         hits = index.hits(search)
-        inside = (
-            shapely.intersects(index.geometries[hits], geometry) if hits.size else np.array([], dtype=bool)
-        )
+        inside = np.isin(hits, index.meets(hits, geometry)) if hits.size else np.array([], dtype=bool)
         found = []
         for position, touches in zip(hits.tolist(), inside.tolist(), strict=True):
             if touches:
@@ -316,11 +460,7 @@ class GeographyIndex:
         lon, lat = hazard.center
         search = geodesic_circle(lon, lat, hazard.radius_km + buffer_km)
         hits = index.hits(search)
-        inside = (
-            shapely.intersects(index.geometries[hits], hazard.geometry)
-            if hits.size
-            else np.array([], dtype=bool)
-        )
+        inside = np.isin(hits, index.meets(hits, hazard.geometry)) if hits.size else np.array([], dtype=bool)
         forward, _ = _aeqd(lon, lat)
         origin = shapely.Point(0.0, 0.0)
         found = []
@@ -370,6 +510,18 @@ class GeographyIndex:
                 if position not in inside:
                     found.append((position, match.distance_km))
         return self._results(index, found, union, overlap, fixed_overlap=inside)
+
+
+def release_freed_memory() -> None:
+    """Hands the heap's free pages back to the system after a build (glibc only; elsewhere a no-op).
+
+    Parsing millions of vertices leaves much freed memory scattered through the heap, which the
+    process would otherwise keep for good.
+    """
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 class IndexHolder:

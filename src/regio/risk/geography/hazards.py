@@ -13,7 +13,9 @@ chord error. A circle that could reach beyond 60 degrees of latitude or the anti
 the harmonics shrink more slowly, has every vertex solved.
 
 Valid GeoJSON points and polygons of plain numbers take a fast path; anything else goes the
-careful way, which names the problem.
+careful way, which names the problem. The fast path also notes the hazard's extent (its box and one
+of its points), which lets the matcher's grid answer most plain questions without building or
+testing any geometry; a point's geometry is then built only if something asks for it.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ MAX_RADIUS_KM = 1000.0
 MAX_POINTS = 100_000
 SUPPORTED_TYPES = ("Point", "Polygon", "MultiPolygon")
 _PLAIN_NUMBERS = (float, int)  # what json.loads gives for numbers; bool, a subclass of int, is not one
+Extent = tuple[float, float, float, float, float, float]
 
 
 class Hazard:
@@ -49,7 +52,7 @@ class Hazard:
     jurisdiction is answered from its bounding box alone (see `circle_bounds`).
     """
 
-    __slots__ = ("_geometry", "adcodes", "center", "kind", "radius_km")
+    __slots__ = ("_geometry", "adcodes", "center", "extent", "kind", "radius_km")
 
     def __init__(
         self,
@@ -58,17 +61,24 @@ class Hazard:
         center: tuple[float, float] | None = None,  # (lon, lat) of a circle
         radius_km: float = 0.0,
         adcodes: tuple[str, ...] = (),
+        *,
+        extent: Extent | None = None,
     ) -> None:
         self.kind = kind
         self._geometry = geometry
         self.center = center
         self.radius_km = radius_km
         self.adcodes = adcodes
+        # (west, south, east, north, lon, lat): a box holding the hazard and a point of it, when known
+        self.extent = extent
 
     @property
     def geometry(self) -> shapely.Geometry | None:
-        if self._geometry is None and self.center is not None:
-            self._geometry = geodesic_circle(self.center[0], self.center[1], self.radius_km)
+        if self._geometry is None:
+            if self.center is not None:
+                self._geometry = geodesic_circle(self.center[0], self.center[1], self.radius_km)
+            elif self.kind == "geometry" and self.extent is not None:  # a point, built on first use
+                self._geometry = _wkb_point(self.extent[4], self.extent[5])
         return self._geometry
 
     def __repr__(self) -> str:
@@ -158,20 +168,32 @@ def _plain_position(position: Any) -> bool:
     )
 
 
-def _plain_ring(ring: Any) -> bool:
-    """A closed ring of at least 4 plain positions (the check of _plain_position, inlined for speed)."""
+def _plain_ring(ring: Any) -> tuple[float, float, float, float] | None:
+    """The box (west, south, east, north) of a closed ring of at least 4 plain positions, or None.
+
+    The check of _plain_position, inlined for speed, and the box found on the same pass.
+    """
     if type(ring) is not list or len(ring) < 4 or ring[0] != ring[-1]:
-        return False
+        return None
     numbers = _PLAIN_NUMBERS
+    west, south, east, north = 180.0, 90.0, -180.0, -90.0
     for position in ring:
         if type(position) is not list or len(position) != 2:
-            return False
+            return None
         lon, lat = position
         if not (
             type(lon) in numbers and type(lat) in numbers and -180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0
         ):
-            return False
-    return True
+            return None
+        if lon < west:
+            west = lon
+        if lon > east:
+            east = lon
+        if lat < south:
+            south = lat
+        if lat > north:
+            north = lat
+    return float(west), float(south), float(east), float(north)
 
 
 def _fast_geojson(value: Any) -> Hazard | None:
@@ -186,13 +208,16 @@ def _fast_geojson(value: Any) -> Hazard | None:
     if kind == "Point":
         if not _plain_position(coordinates):
             return None
-        return Hazard(kind="geometry", geometry=shapely.points(np.array(coordinates, dtype=np.float64)))
+        lon, lat = (float(value) for value in coordinates)  # type: ignore[union-attr]
+        return Hazard(kind="geometry", extent=(lon, lat, lon, lat, lon, lat))
     if kind == "Polygon" and type(coordinates) is list and len(coordinates) == 1:
         shell = coordinates[0]
-        if len(shell) > MAX_POINTS or not _plain_ring(shell):
+        box = _plain_ring(shell) if len(shell) <= MAX_POINTS else None
+        if box is None:
             return None
-        polygon = _wkb_polygon(np.array(shell, dtype=np.float64))
-        return Hazard(kind="geometry", geometry=_require_valid(polygon))
+        polygon = _require_valid(_wkb_polygon_from_list(shell))
+        lon, lat = shell[0]
+        return Hazard(kind="geometry", geometry=polygon, extent=(*box, float(lon), float(lat)))
     return None
 
 
@@ -236,10 +261,36 @@ def from_geojson(value: Any) -> Hazard:
     return Hazard(kind="geometry", geometry=_require_valid(geometry))
 
 
+_WKB_POINT = struct.Struct("<BIdd")  # little-endian, Point, x, y
+_WKB_POLYGON = struct.Struct("<BIII")  # little-endian, Polygon, 1 ring, n points
+_RAISE_ON_INVALID = np.uint8(shapely.io.DecodingErrorOptions.get_value("raise"))
+
+
+def _from_wkb(data: bytes) -> shapely.Geometry:
+    """shapely.from_wkb for one blob, without the public wrapper's per-call option parsing.
+
+    That parsing costs more than reading a small polygon; the ufunc is called exactly as the
+    wrapper calls it (tests/risk/geography/test_numerics.py checks both give the same geometry).
+    """
+    return shapely.lib.from_wkb(np.asarray(data, dtype=object), _RAISE_ON_INVALID)
+
+
+def _wkb_point(lon: float, lat: float) -> shapely.Point:
+    """A point through WKB: cheaper than shapely.points on a fresh array."""
+    return _from_wkb(_WKB_POINT.pack(1, 1, lon, lat))
+
+
 def _wkb_polygon(ring: np.ndarray) -> shapely.Polygon:
     """A hole-free polygon from a closed (n, 2) ring, through WKB: a third of shapely.polygons' overhead."""
-    header = struct.pack("<BIII", 1, 3, 1, len(ring))  # little-endian, Polygon, 1 ring, n points
-    return shapely.from_wkb(header + np.ascontiguousarray(ring, dtype="<f8").tobytes())
+    header = _WKB_POLYGON.pack(1, 3, 1, len(ring))
+    return _from_wkb(header + np.ascontiguousarray(ring, dtype="<f8").tobytes())
+
+
+def _wkb_polygon_from_list(ring: list[list[float]]) -> shapely.Polygon:
+    """The same polygon from a closed ring of [lon, lat] lists, packed without a numpy array."""
+    n = len(ring)
+    flat = [value for position in ring for value in position]
+    return _from_wkb(_WKB_POLYGON.pack(1, 3, 1, n) + struct.pack(f"<{2 * n}d", *flat))
 
 
 def _fourier_basis(azimuths: np.ndarray, terms: int) -> np.ndarray:

@@ -17,7 +17,7 @@ from regio.core.access import SYSTEM as CORE_SYSTEM
 from regio.core.access import Principal, require
 from regio.core.db import transaction
 from regio.risk.geography import errors, loader, policies, repository
-from regio.risk.geography.engine import GeographyIndex, IndexHolder
+from regio.risk.geography.engine import GeographyIndex, IndexHolder, release_freed_memory
 from regio.risk.geography.enums import LEVELS, Level, RiskCategory
 from regio.risk.geography.hazards import parse as parse_hazard
 from regio.risk.geography.policies import Action
@@ -145,7 +145,10 @@ async def current_index(*, session: AsyncSession, holder: IndexHolder) -> Geogra
     async def build() -> GeographyIndex:
         rows = await repository.index_rows(session)
         # parsing and indexing some millions of vertices is CPU work: keep the event loop free
-        return await asyncio.to_thread(GeographyIndex.build, [tuple(row) for row in rows], latest)
+        index = await asyncio.to_thread(GeographyIndex.build, [tuple(row) for row in rows], latest)
+        del rows  # some 100 MiB of WKB for all of China, handed back to the system below
+        release_freed_memory()
+        return index
 
     return await holder.current(latest, build)
 
