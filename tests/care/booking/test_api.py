@@ -233,3 +233,87 @@ async def test_admins_build_shifts_and_materialise_templates_idempotently(
         "/api/care/rosters/templates", json={**template, "department_code": "pediatrics"}, headers=headers
     )
     assert wrong_department.json()["error"]["code"] == "doctor_not_at_department"
+
+
+async def test_a_triage_with_danger_signs_refuses_online_booking_and_books_nothing(
+    client: httpx.AsyncClient,
+    db: Database,
+    settings: Settings,
+    make_shift: MakeShift,
+    make_patients: MakePatients,
+) -> None:
+    shift = await make_shift(capacity=3)
+    [person] = await make_patients(1)
+    headers = token_headers(settings, person.user)
+    danger = {"age_years": 40, "sex": "male", "symptoms": ["chest_pain"], "patient_id": person.patient_id}
+    assessed = await client.post("/api/care/triage", json=danger, headers=headers)
+    assert assessed.status_code == 201, assessed.text
+    assert assessed.json()["go_offline"] is True
+    slot_id = shift.slots[0].id
+    refused = await client.post(
+        URL,
+        json={
+            "slot_id": slot_id,
+            "patient_id": person.patient_id,
+            "triage_assessment_id": assessed.json()["id"],
+        },
+        headers=headers,
+    )
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "triage_go_offline"
+    assert await counts(db, slot_id) == (0, 0)
+
+
+async def test_a_triage_without_danger_signs_lets_the_booking_through(
+    client: httpx.AsyncClient,
+    db: Database,
+    settings: Settings,
+    make_shift: MakeShift,
+    make_patients: MakePatients,
+) -> None:
+    shift = await make_shift(capacity=3)
+    [person] = await make_patients(1)
+    headers = token_headers(settings, person.user)
+    mild = {"age_years": 40, "sex": "male", "symptoms": ["cough"], "patient_id": person.patient_id}
+    assessed = await client.post("/api/care/triage", json=mild, headers=headers)
+    assert assessed.status_code == 201 and assessed.json()["go_offline"] is False
+    slot_id = shift.slots[0].id
+    booked = await client.post(
+        URL,
+        json={
+            "slot_id": slot_id,
+            "patient_id": person.patient_id,
+            "triage_assessment_id": assessed.json()["id"],
+        },
+        headers=headers,
+    )
+    assert booked.status_code == 201, booked.text
+    assert await counts(db, slot_id) == (1, 1)
+
+
+async def test_someone_elses_triage_cannot_be_brought_to_a_booking(
+    client: httpx.AsyncClient,
+    db: Database,
+    settings: Settings,
+    make_shift: MakeShift,
+    make_patients: MakePatients,
+) -> None:
+    shift = await make_shift(capacity=3)
+    owner, other = await make_patients(2)
+    assessed = await client.post(
+        "/api/care/triage",
+        json={"age_years": 40, "sex": "male", "symptoms": ["cough"], "patient_id": owner.patient_id},
+        headers=token_headers(settings, owner.user),
+    )
+    assert assessed.status_code == 201
+    slot_id = shift.slots[0].id
+    refused = await client.post(
+        URL,
+        json={
+            "slot_id": slot_id,
+            "patient_id": other.patient_id,
+            "triage_assessment_id": assessed.json()["id"],
+        },
+        headers=token_headers(settings, other.user),
+    )
+    assert refused.status_code == 404, refused.text
+    assert await counts(db, slot_id) == (0, 0)

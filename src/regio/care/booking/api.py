@@ -180,6 +180,7 @@ async def create_appointment(
             patient_id=body.patient_id,
             mode=body.mode,
             idempotency_request=scoped,
+            triage_assessment_id=body.triage_assessment_id,
         ),
     )
 

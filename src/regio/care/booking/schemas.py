@@ -53,6 +53,8 @@ class AppointmentIn(_In):
     slot_id: Id
     patient_id: Id
     mode: ModeName | None = None
+    # The triage this booking follows, if any: one that found danger signs refuses online booking.
+    triage_assessment_id: Id | None = None
 
 
 class WaitlistIn(_In):

@@ -52,6 +52,8 @@ from regio.care.patients import service as patients_service
 from regio.care.patients.errors import NotBoundToPatient
 from regio.care.registry import service as registry_service
 from regio.care.registry.schemas import DepartmentOut, HospitalOut
+from regio.care.triage import service as triage_service
+from regio.care.triage.errors import GoOffline
 from regio.config import Settings
 from regio.core import audit, idempotency, outbox
 from regio.core.access import SYSTEM as CORE_SYSTEM
@@ -367,10 +369,13 @@ async def book(
     mode: str | None = None,
     idempotency_request: idempotency.IdempotentRequest | None = None,
     now: datetime | None = None,
+    triage_assessment_id: int | None = None,
 ) -> AppointmentOut:
     """Holds a place in a slot for a patient the principal may act for; 409 slot_full when none is left."""
     require(policies.acts_as_patient(principal), action="book")
     now = now or utcnow()
+    if triage_assessment_id is not None:
+        await _require_online_care(session, principal, triage_assessment_id)
     # PostgreSQL holds in one statement; the step-by-step path below is SQLite's (no data-modifying
     # CTEs there), and PostgreSQL's for the rare cases the one statement leaves to it.
     if not repository.is_sqlite(session):
@@ -422,6 +427,24 @@ async def book(
         pass
     # the transaction is rolled back and the lock released: finding out why costs others nothing
     raise await _why_not_bookable(session, slot_id, now)
+
+
+async def _require_online_care(session: AsyncSession, principal: Principal, assessment_id: int) -> None:
+    """A triage that found danger signs refuses online booking for that complaint.
+
+    The check reads health data, so it is audited whether it passes or refuses; it commits on its
+    own, before the booking's write transaction, so that SQLite's writer lock is not taken early.
+    """
+    refusal: GoOffline | None = None
+    async with transaction(session):
+        try:
+            await triage_service.require_online_allowed(
+                session, principal=principal, assessment_id=assessment_id
+            )
+        except GoOffline as exc:
+            refusal = exc
+    if refusal is not None:
+        raise refusal
 
 
 def _person_id(principal: Principal) -> int:
