@@ -192,6 +192,15 @@ class Settings(BaseSettings):
         default="", description="A folder of further scale files (JSON), loaded beside the built-in ones."
     )
 
+    # Live channels (WebSockets): how often an open socket re-checks the sign-in it was opened with.
+    ws_recheck_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="An open WebSocket whose session was signed out, token expired or user deactivated "
+        "is closed within this many seconds.",
+    )
+
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:
         if self.environment not in ("development", "test"):
@@ -207,6 +216,17 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"REGIO_COOKIE_SECURE must be true when REGIO_ENVIRONMENT={self.environment} "
                     "(serve behind TLS)"
+                )
+            if self.turn_urls.strip() and len(self.turn_secret) < 32:
+                # TURN REST credentials are an HMAC of this secret; a short one can be guessed offline.
+                raise ValueError(
+                    f"REGIO_TURN_SECRET must be at least 32 characters when REGIO_TURN_URLS is set and "
+                    f"REGIO_ENVIRONMENT={self.environment}"
+                )
+            if self.s3_endpoint.strip() and not self.s3_endpoint.strip().lower().startswith("https://"):
+                # Attachments are health data and the request signature would travel in the clear.
+                raise ValueError(
+                    f"REGIO_S3_ENDPOINT must be an https:// URL when REGIO_ENVIRONMENT={self.environment}"
                 )
         _parse_networks(self.trusted_proxies)  # a malformed entry stops start-up, not a request
         return self

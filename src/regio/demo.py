@@ -6,6 +6,7 @@ refused outside development and test, so a production database never holds a kno
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, time
 
@@ -129,6 +130,7 @@ async def load(*, session: AsyncSession, settings: Settings) -> list[DemoUser]:
         users[demo_user.role] = found
     admin = await principal_for_user(session, users["platform_admin"])
     patient = await principal_for_user(session, users["patient"])
+    officer = await principal_for_user(session, users["city_officer"])
     await session.commit()
     await _link_staff(session, registry, users, admin)
     await _register_family(session, settings, patient)
@@ -136,11 +138,151 @@ async def load(*, session: AsyncSession, settings: Settings) -> list[DemoUser]:
     await records_demo.load_demo(
         session=session, settings=settings, patient=patient, hospital_id=registry.first_hospital_id
     )
+    psychiatrist = await _load_psychiatrist(session, password_hash, admin)
+    await _load_duty_rosters(session, settings, registry)
     await _load_geography(session)
     from regio.risk.warnings import demo as warnings_demo
 
     officers = await warnings_demo.load_demo(session=session, password=DEMO_PASSWORD)
-    return list(DEMO_USERS) + [DemoUser(*officer) for officer in officers]
+    await _load_risk_report(session, settings, officer)
+    return list(DEMO_USERS) + [psychiatrist] + [DemoUser(*officer) for officer in officers]
+
+
+# A psychiatrist with an account, so that an urgent PHQ-9 result reaches a doctor (fictional data).
+PSYCHIATRIST = DemoUser("doctor", "dr_li", "李医生（精神心理科）")
+PSYCHIATRIST_LICENCE = "DEMO-D-000032"  # 精神心理科 psychiatry at a Wenzhou hospital in demo_doctors.csv
+PSYCHIATRY = "psychiatry"
+FEVER_CLINIC = "fever_clinic"  # 发热门诊: open around the clock in real hospitals
+
+
+async def _load_psychiatrist(session: AsyncSession, password_hash: str, admin: Principal) -> DemoUser:
+    """Gives the demo psychiatrist an account with the doctor role at the hospital he practises in."""
+    doctor_id = await registry_demo.doctor_id(session=session, licence_no=PSYCHIATRIST_LICENCE)
+    doctor = await registry_service.require_may_consult_online(session=session, doctor_id=doctor_id)
+    hospital_id = next(s.hospital_id for s in doctor.sites if s.department_code == PSYCHIATRY)
+    try:
+        await identity_service.create_user_with_hash(
+            session=session,
+            username=PSYCHIATRIST.username,
+            password_hash=password_hash,
+            display_name=PSYCHIATRIST.display_name,
+            grants=[RoleGrant(Role.doctor, ScopeKind.hospital, str(hospital_id))],
+        )
+    except UsernameTaken:
+        pass  # loaded on an earlier run
+    user = await identity_repository.user_by_username(session, PSYCHIATRIST.username)
+    assert user is not None
+    user_id = user.id  # before any rollback expires it
+    await session.commit()
+    try:
+        await registry_service.link_doctor_user(
+            session=session, principal=admin, doctor_id=doctor_id, user_id=user_id
+        )
+    except DomainError:
+        pass  # linked on an earlier run
+    return PSYCHIATRIST
+
+
+async def _load_duty_rosters(
+    session: AsyncSession, settings: Settings, registry: registry_demo.DemoRegistry
+) -> None:
+    """Round-the-clock duty, so that a quick question and an urgent PHQ-9 alert find a doctor at any hour.
+
+    dr_chen staffs his hospital's fever clinic 24 hours a day and dr_li psychiatry likewise, every day,
+    in hour-long slots of one place (the morning roster's half-hour slots of two stay as they were).
+    Where dr_chen's morning roster already covers the fever clinic, his duty starts when it ends.
+    """
+    chen = registry.doctor_id_by_hospital[registry.first_hospital_id]
+    li = await registry_demo.doctor_id(session=session, licence_no=PSYCHIATRIST_LICENCE)
+    li_doctor = await registry_service.require_may_consult_online(session=session, doctor_id=li)
+    li_hospital = next(s.hospital_id for s in li_doctor.sites if s.department_code == PSYCHIATRY)
+    for hospital_id, doctor_id, department in (
+        (registry.first_hospital_id, chen, FEVER_CLINIC),
+        (li_hospital, li, PSYCHIATRY),
+    ):
+        roster = await booking_service.list_templates(
+            session=session, principal=booking_service.SYSTEM, hospital_id=hospital_id
+        )
+        mine = [t for t in roster if t.doctor_id == doctor_id and t.department_code == department]
+        if any(t.slot_minutes == 60 for t in mine):
+            continue  # loaded on an earlier run
+        morning = any(t.start_time == time(8) and t.end_time == time(12) for t in mine)
+        start, end = (time(12), time(8)) if morning else (time(0), time(0))  # end <= start: the next day
+        for weekday in range(7):
+            await booking_service.create_template(
+                session=session,
+                principal=booking_service.SYSTEM,
+                data=TemplateIn(
+                    hospital_id=hospital_id,
+                    department_code=department,
+                    doctor_id=doctor_id,
+                    weekday=weekday,
+                    start_time=start,
+                    end_time=end,
+                    modes=["text", "voice", "video"],
+                    slot_minutes=60,
+                    capacity_per_slot=1,
+                    fee_fen=3000,
+                ),
+            )
+    await booking_service.materialise(
+        session=session, settings=settings, principal=booking_service.SYSTEM, days=7
+    )
+
+
+# A yellow (level 3) rainstorm risk on the Hangzhou–Huzhou border, so that the events list and both
+# cities' dashboards have something to show. Its fixed CAP identifier makes a second load a no-op.
+DEMO_REPORT_IDENTIFIER = "regio-330100-demo-rainstorm"
+DEMO_REPORT_POLYGON = "30.40,119.90 30.70,119.90 30.70,120.30 30.40,120.30 30.40,119.90"
+
+
+async def _load_risk_report(session: AsyncSession, settings: Settings, principal: Principal) -> None:
+    """Hangzhou reports the demo rainstorm risk; the warnings to the cities it reaches follow."""
+    from datetime import timedelta
+
+    from regio.core.db import utcnow
+    from regio.risk import flows
+    from regio.risk.events import service as events_service
+    from regio.risk.events.enums import Category, Certainty, Kind, Source, Urgency
+    from regio.risk.events.errors import IdentifierTaken
+    from regio.risk.events.schemas import AreaIn, ReportIn
+    from regio.risk.geography.enums import Level
+
+    now = utcnow()
+    data = ReportIn(
+        category=Category.natural_disaster,
+        event_type="rainstorm",
+        kind=Kind.risk,
+        warning_level=3,
+        certainty=Certainty.likely,
+        urgency=Urgency.expected,
+        origin_level=Level.prefecture,
+        origin_adcode="330100",
+        area=AreaIn(cap_polygons=[DEMO_REPORT_POLYGON]),
+        detected_at=now - timedelta(hours=1),
+        expires_at=now + timedelta(days=3),
+        headline="杭州—湖州交界暴雨内涝风险（演示）",
+        description="演示数据：未来24小时余杭、德清一带累计降雨可达100毫米以上，低洼地带可能内涝。",
+        instruction="低洼地带人员注意转移，地下空间做好防汛准备。",
+    )
+    try:
+        change = await events_service.report(
+            session=session,
+            principal=principal,
+            holder=flows.process_index_holder(),
+            data=data,
+            source=Source.form,
+            sender=events_service.default_sender(settings.base_url),
+            duplicate_window_hours=settings.risk_duplicate_window_hours,
+            identifier=DEMO_REPORT_IDENTIFIER,
+        )
+    except IdentifierTaken:
+        return  # reported on an earlier run
+    try:
+        await flows.journey(session=session, bus=None, event_id=change.event.id, settings=settings)
+    except Exception:  # the report's own outbox message runs the journey again, as after any report
+        logging.getLogger("regio.demo").exception("the demo report's warnings are left to the outbox")
+        await session.rollback()
 
 
 # The Yangtze River Delta's boundaries take seconds; `regio risk geography load` loads all of China.

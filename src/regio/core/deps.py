@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Sequence
 from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Annotated, NoReturn
@@ -17,6 +19,8 @@ from regio.core.db import MAX_ID, Database
 from regio.core.errors import NotAuthenticated
 from regio.core.events import EventBus
 from regio.core.identity import service as identity_service
+
+log = logging.getLogger("regio.deps")
 
 
 # The small dependencies are `async def` on purpose: FastAPI runs a plain `def` one in a worker
@@ -160,28 +164,74 @@ async def websocket_principal(websocket: WebSocket) -> Principal:
     token = token or websocket.query_params.get("access_token")
     cookie = websocket.cookies.get(identity_service.SESSION_COOKIE)
     websocket.state.subprotocol = WS_SUBPROTOCOL if WS_SUBPROTOCOL in offered else None
-    principal = ANONYMOUS
+    if not token and not (cookie and _origin_allowed(websocket, settings)):
+        cookie = None
     try:
-        async with database.session() as session:
-            if token:
-                principal = await identity_service.principal_from_access_token(
-                    session=session, settings=settings, token=token
-                )
-            elif cookie and _origin_allowed(websocket, settings):
-                principal = await identity_service.authenticate_request(
-                    session=session,
-                    settings=settings,
-                    authorization=None,
-                    session_cookie=cookie,
-                    method="GET",
-                    csrf_header=None,
-                )
+        principal = await _signed_in_as(database, settings, token=token, cookie=cookie)
     except NotAuthenticated as exc:
         await _refuse(websocket, exc.code)
     if not principal.is_authenticated:
         await _refuse(websocket, NotAuthenticated.code)
     websocket.state.principal = principal
+    websocket.state.credential = (token, None if token else cookie)
     return principal
+
+
+async def _signed_in_as(
+    database: Database, settings: Settings, *, token: str | None, cookie: str | None
+) -> Principal:
+    async with database.session() as session:
+        if token:
+            return await identity_service.principal_from_access_token(
+                session=session, settings=settings, token=token
+            )
+        if cookie:
+            return await identity_service.authenticate_request(
+                session=session,
+                settings=settings,
+                authorization=None,
+                session_cookie=cookie,
+                method="GET",
+                csrf_header=None,
+            )
+    return ANONYMOUS
+
+
+async def still_signed_in(websocket: WebSocket) -> bool:
+    """Whether the sign-in a socket was opened with still names the same principal, grants and all.
+
+    A socket outlives the request that checked it: signing out, an expired token, a deactivated
+    user or a changed role must reach open sockets too, not only the next request.
+    """
+    opened: Principal | None = getattr(websocket.state, "principal", None)
+    token, cookie = getattr(websocket.state, "credential", (None, None))
+    if opened is None:
+        return False
+    settings: Settings = websocket.app.state.settings
+    database: Database = websocket.app.state.db
+    try:
+        now = await _signed_in_as(database, settings, token=token, cookie=cookie)
+    except NotAuthenticated:
+        return False
+    return now.is_authenticated and now == opened
+
+
+async def close_when_signed_out(websocket: WebSocket) -> None:
+    """Re-checks the socket's sign-in every REGIO_WS_RECHECK_SECONDS; returns once it no longer holds.
+
+    Run beside a socket's own tasks; when it returns, the caller closes the socket with 1008.
+    """
+    settings: Settings = websocket.app.state.settings
+    while True:
+        await asyncio.sleep(settings.ws_recheck_seconds)
+        try:
+            if not await still_signed_in(websocket):
+                return
+        except Exception:
+            log.warning("re-checking a WebSocket's sign-in failed", exc_info=True)
+
+
+SIGNED_OUT = "signed_out"  # the close reason of a socket whose sign-in no longer holds
 
 
 async def public_route() -> None:

@@ -39,7 +39,15 @@ from regio.care.consultation.schemas import (
 from regio.config import Settings
 from regio.core.blobs import BlobStore, blob_store_for
 from regio.core.db import Database
-from regio.core.deps import CurrentPrincipal, RecordId, SessionDep, SettingsDep, WebSocketPrincipal
+from regio.core.deps import (
+    SIGNED_OUT,
+    CurrentPrincipal,
+    RecordId,
+    SessionDep,
+    SettingsDep,
+    WebSocketPrincipal,
+    close_when_signed_out,
+)
 from regio.core.errors import DomainError, InvalidInput
 from regio.core.events import EventBus, Lagged
 
@@ -487,11 +495,16 @@ async def consultation_socket(
         return
     pump = asyncio.create_task(_pump(room, events, db))
     listen = asyncio.create_task(_listen(room, db, events, language))
-    done, _ = await asyncio.wait({pump, listen}, return_when=asyncio.FIRST_COMPLETED)
-    for task in (pump, listen):
+    watch = asyncio.create_task(close_when_signed_out(websocket))
+    done, _ = await asyncio.wait({pump, listen, watch}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (pump, listen, watch):
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
+    if watch in done:
+        with contextlib.suppress(Exception):
+            await websocket.close(code=WS_1008_POLICY_VIOLATION, reason=SIGNED_OUT)
+        return
     if pump in done and not pump.cancelled() and pump.exception() is not None:
         # The live side broke (the database or the bus): close, so the client resumes from its last seq.
         log.warning(

@@ -18,6 +18,7 @@ from regio.care.consultation.enums import Mode, Status, Urgency
 from regio.care.consultation.schemas import QuickQuestionIn
 from regio.care.patients import service as patients_service
 from regio.care.registry import service as registry_service
+from regio.care.triage import errors as triage_errors
 from regio.core.access import Role
 from regio.core.deps import MAX_ID, CurrentPrincipal, RecordId, SessionDep, SettingsDep
 from regio.core.errors import DomainError, Forbidden
@@ -50,7 +51,8 @@ NOTICES = {
 
 def _known_errors() -> dict[str, type[DomainError]]:
     found: dict[str, type[DomainError]] = {}
-    for value in vars(errors).values():
+    # a quick question from a triage result may be refused by triage's own rules (go offline)
+    for value in [*vars(errors).values(), *vars(triage_errors).values()]:
         if isinstance(value, type) and issubclass(value, DomainError):
             found[value.code] = value
     return found
@@ -107,7 +109,10 @@ async def quick_form(
     settings: SettingsDep,
     principal: CurrentPrincipal,
     error: Annotated[str, Query(max_length=60)] = "",
+    department: Annotated[str, Query(max_length=32)] = "",
+    triage_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Response:
+    """The form; from a triage result it comes with the department chosen and the assessment attached."""
     if not principal.has_role(Role.patient):
         raise Forbidden(action="quick_question")
     patients = await patients_service.list_patients(session=session, settings=settings, principal=principal)
@@ -119,6 +124,11 @@ async def quick_form(
         "modes": [m.value for m in Mode],
         "urgencies": [u.value for u in Urgency],
         "error": _error_message(error) if error else None,
+        "chosen_department": department,
+        "chosen_hospital": next(
+            (h.id for h in hospitals.items if any(d.code == department for d in h.departments)), None
+        ),
+        "triage_id": triage_id,
         **_labels(),
     }
     return render(request, "consultation/quick.html", context)
@@ -134,9 +144,11 @@ async def quick_ask(
     text: Annotated[str, Form(max_length=2000)],
     mode: Annotated[str, Form(max_length=10)] = "text",
     urgency: Annotated[str, Form(max_length=10)] = "routine",
+    triage_assessment_id: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None,
 ) -> Response:
     try:
         data = QuickQuestionIn(
+            triage_assessment_id=triage_assessment_id,
             patient_id=patient_id,
             hospital_id=hospital_id,
             department_code=department_code,

@@ -680,10 +680,24 @@ async def offered_questions(*, session: AsyncSession, principal: Principal) -> l
 
 
 async def my_questions(*, session: AsyncSession, principal: Principal) -> list[QuickQuestionOut]:
+    """The quick questions of the patients the principal may act for (a read of health data, audited)."""
     questions = await repository.questions_of_patients(session, await _actable(session, principal))
     answer = []
     for q in questions:
         answer.append(_question_view(q, await repository.consultation_of_question(session, q.id)))
+    if questions:
+        async with transaction(session):
+            await audit.record(
+                session,
+                principal,
+                "quick_question.list_own",
+                object_type="quick_question",
+                object_id=None,
+                details={
+                    "quick_question_ids": [q.id for q in questions],
+                    "patient_ids": sorted({q.patient_id for q in questions}),
+                },
+            )
     return answer
 
 

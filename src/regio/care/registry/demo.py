@@ -103,3 +103,10 @@ async def load_demo(*, session: AsyncSession) -> DemoRegistry:
     )
     await session.rollback()  # only reads since the last import; end their transaction
     return registry
+
+
+async def doctor_id(*, session: AsyncSession, licence_no: str) -> int:
+    """The id of one demo doctor by licence number (the demo gives some of them accounts and rosters)."""
+    found = await repository.doctor_ids_by_licence(session, [licence_no])
+    await session.rollback()  # a read only; end its transaction
+    return found[licence_no]

@@ -5,6 +5,7 @@ No I/O: the rule set is handed in (see rulebook.py), the service reads the facts
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,7 +81,9 @@ def check(answers: Answers, book: Rulebook) -> None:
     for name, (low, high) in RANGES.items():
         value = getattr(answers, name)
         if value is not None and not low <= value <= high:
-            raise errors.ValueOutOfRange(field=name, value=value, minimum=low, maximum=high)
+            # NaN and Infinity fail the range too; echoed as text, since JSON has no such numbers
+            shown = str(value) if isinstance(value, float) and not math.isfinite(value) else value
+            raise errors.ValueOutOfRange(field=name, value=shown, minimum=low, maximum=high)
     if answers.pregnant and answers.sex is Sex.male:
         raise errors.ContradictoryAnswers(problem="pregnant + male", fields=["pregnant", "sex"])
     if answers.breastfeeding and answers.sex is Sex.male:

@@ -87,8 +87,16 @@ class Hazard:
         )
 
 
+def _finite(value: float) -> bool:
+    """A finite number; an integer too big for a float (a JSON literal of 400 digits) is not."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
         raise errors.InvalidGeometry(
             problem=f"{where} is not a finite number", problem_zh=f"{where} 不是有限数值"
         )

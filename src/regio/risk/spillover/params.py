@@ -52,6 +52,14 @@ def known(model: Model) -> set[str]:
     return set(NUMBERS.get(model, {})) | set(CHOICES.get(model, {}))
 
 
+def _finite(value: float) -> bool:
+    """A finite number; an integer too big for a float (a JSON literal of 400 digits) is not."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def check(model: Model, params: Mapping[str, Any], *, strict: bool) -> dict[str, Any]:
     """The model's parameters from `params`, checked; unknown names are refused when strict."""
     allowed = known(model)
@@ -68,7 +76,7 @@ def check(model: Model, params: Mapping[str, Any], *, strict: bool) -> dict[str,
         if params.get(name) is None:
             continue
         value = params[name]
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
             raise InvalidParameter(name=name, problem="not a finite number", problem_zh="不是有限数值")
         if spec.integer and value != int(value):
             raise InvalidParameter(name=name, problem="not a whole number", problem_zh="须为整数")

@@ -328,11 +328,19 @@ def _text(value: Any, field: str, where: str, *, required: bool = True) -> str:
     return text
 
 
+def _finite(value: float) -> bool:
+    """A finite number; an integer too big for a float (a JSON literal of 400 digits) is not."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _lon_lat(value: Any, where: str) -> tuple[float, float]:
     if isinstance(value, list) and len(value) >= 2:
         lon, lat = value[0], value[1]
         numbers = all(
-            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in (lon, lat)
+            isinstance(v, int | float) and not isinstance(v, bool) and _finite(v) for v in (lon, lat)
         )
         if numbers and -180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0:
             return float(lon), float(lat)
@@ -342,12 +350,7 @@ def _lon_lat(value: Any, where: str) -> tuple[float, float]:
 
 
 def _positive(value: Any, field: str, where: str) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value) or value <= 0:
         raise _bad(f"{where}: '{field}' must be a positive number", f"{where}：{field} 须为正数")
     return float(value)
 

@@ -15,10 +15,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel
 from starlette.requests import HTTPConnection
+from starlette.status import WS_1008_POLICY_VIOLATION
 
 from regio.config import Settings
 from regio.core.db import MAX_ID, Database
-from regio.core.deps import CurrentPrincipal, RecordId, SessionDep, WebSocketPrincipal
+from regio.core.deps import (
+    SIGNED_OUT,
+    CurrentPrincipal,
+    RecordId,
+    SessionDep,
+    WebSocketPrincipal,
+    close_when_signed_out,
+)
 from regio.core.events import EventBus, InProcessBus, Lagged
 from regio.risk import flows
 from regio.risk.warnings import (
@@ -149,6 +157,10 @@ async def dashboard_socket(websocket: WebSocket, principal: WebSocketPrincipal, 
     bus = app_bus(websocket)
     keys = sorted(policies.audiences(principal))
     await websocket.accept(subprotocol=getattr(websocket.state, "subprotocol", None))
+    if not policies.decide(principal, policies.Action.read):
+        # default deny before anything is sent, as the HTTP feed answers 403
+        await websocket.close(code=WS_1008_POLICY_VIOLATION, reason="forbidden")
+        return
     sent: set[int] = set()
     last = after
     pending_marks: list[int] = []
@@ -212,16 +224,20 @@ async def dashboard_socket(websocket: WebSocket, principal: WebSocketPrincipal, 
 
     serving = asyncio.create_task(serve())
     closing = asyncio.create_task(watch_close())
+    signed_out = asyncio.create_task(close_when_signed_out(websocket))
+    code, reason = 1000, ""
     try:
-        done, _ = await asyncio.wait({serving, closing}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait({serving, closing, signed_out}, return_when=asyncio.FIRST_COMPLETED)
         if serving in done and serving.exception() is not None:
             exc = serving.exception()
             if not isinstance(exc, WebSocketDisconnect | RuntimeError):
                 log.warning("dashboard socket ended: %r", exc)
+        if signed_out in done:
+            code, reason = WS_1008_POLICY_VIOLATION, SIGNED_OUT
     finally:
-        for task in (serving, closing):
+        for task in (serving, closing, signed_out):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         with contextlib.suppress(Exception):
-            await websocket.close()
+            await websocket.close(code=code, reason=reason)
