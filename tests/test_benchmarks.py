@@ -12,12 +12,12 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-def run_quick(script: str, *args: str) -> str:
+def run_quick(script: str, *args: str, timeout: float = 120) -> str:
     completed = subprocess.run(
         [sys.executable, str(BENCHMARKS / script), "--quick", *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
@@ -88,3 +88,36 @@ def test_chat_fanout_benchmark_loses_no_message_and_prints_latencies_against_a_b
     assert figures["lost"] == 0 and figures["duplicates"] == 0
     assert figures["stored"] == figures["messages"] > 0
     assert 0 < figures["p50_ms"] <= figures["p99_ms"] and figures["baseline_p99_ms"] > 0
+
+
+def test_spillover_benchmark_prints_each_report_types_timing_and_ratio() -> None:
+    import json
+
+    out = run_quick("spillover_models.py", timeout=300)
+    lines = out.strip().splitlines()
+    figures = json.loads(lines[-1])
+    assert set(figures["reports"]) == {"flood", "chemical_leak", "epidemic", "earthquake"}
+    for report in figures["reports"].values():
+        assert report["median_ms"] > 0 and report["ratio"] is not None and report["affected"] > 0
+    # the warning journey's budget, with room for a loaded machine
+    assert max(report["median_ms"] for report in figures["reports"].values()) < 1000
+    assert any(line.startswith("slowest median") for line in lines)
+
+
+@pytest.mark.slow
+def test_warning_latency_benchmark_loses_no_warning_across_a_crash_and_prints_its_figures() -> None:
+    import json
+
+    completed = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "warning_latency.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    figures = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert {"reports", "warnings", "p50_ms", "p99_ms", "baseline_p99_ms", "lost"} <= set(figures)
+    assert figures["reports"] == 16 and figures["warnings"] >= figures["reports"]
+    assert figures["lost"] == 0 and figures["restarted"] is True
+    assert figures["p99_ms"] > 0 and figures["baseline_p99_ms"] > 0
