@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
@@ -220,6 +220,57 @@ async def transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     else:
         async with session.begin():
             yield session
+
+
+def is_sqlite(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+# SQLite has one writer. Queuing this process's writers on one lock per database, instead of letting
+# each connection poll SQLite's busy handler (which sleeps up to 100 ms between tries), keeps a
+# stampede's throughput near the engine's own; across processes busy_timeout still decides. Keyed by
+# engine and event loop, since an asyncio lock belongs to one loop.
+_sqlite_writers: dict[tuple[int, int], asyncio.Lock] = {}
+
+
+def _sqlite_writer_lock(session: AsyncSession) -> asyncio.Lock:
+    key = (id(session.get_bind()), id(asyncio.get_running_loop()))
+    lock = _sqlite_writers.get(key)
+    if lock is None:
+        if len(_sqlite_writers) > 64:  # loops of finished tests; a server has one
+            _sqlite_writers.clear()
+        lock = _sqlite_writers[key] = asyncio.Lock()
+    return lock
+
+
+async def _sqlite_in_transaction(session: AsyncSession) -> bool:
+    """Whether the SQLite connection itself is inside a transaction (the driver begins one lazily)."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return bool(raw.driver_connection.in_transaction)  # type: ignore[union-attr]
+
+
+@asynccontextmanager
+async def write_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """One write transaction begun afresh; on SQLite it holds the writer lock from its first read.
+
+    Reads done before it (the principal, read-only checks) are committed away first, so that
+    nothing the write decides on was read in an older snapshot. On SQLite the transaction starts
+    with BEGIN IMMEDIATE, so a read inside it can never go stale before the write.
+    """
+    if not is_sqlite(session):
+        if session.in_transaction():
+            await session.commit()
+        async with transaction(session):
+            yield session
+        return
+    # The SQLite driver opens a transaction only for writes: after reads alone there is nothing
+    # to commit (and committing would cost a hop to the driver's thread).
+    if session.in_transaction() and await _sqlite_in_transaction(session):
+        await session.commit()
+    async with _sqlite_writer_lock(session), transaction(session):
+        await session.execute(text("BEGIN IMMEDIATE"))
+        yield session
 
 
 def integrity_error_mentions(error: IntegrityError, *names: str) -> bool:

@@ -38,13 +38,6 @@ def is_sqlite(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
-async def sqlite_in_transaction(session: AsyncSession) -> bool:
-    """Whether the SQLite connection itself is inside a transaction (the driver begins one lazily)."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    return bool(raw.driver_connection.in_transaction)  # type: ignore[union-attr]
-
-
 # ---- places ----------------------------------------------------------------------------------------
 #
 # The booking hot path is written as fixed statements (built once, their compiled form cached)

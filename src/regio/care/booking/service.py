@@ -10,15 +10,11 @@ never reads a snapshot it then cannot write on.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from regio.care.booking import errors, policies, repository
@@ -58,7 +54,7 @@ from regio.config import Settings
 from regio.core import audit, idempotency, outbox
 from regio.core.access import SYSTEM as CORE_SYSTEM
 from regio.core.access import Principal, Role, require
-from regio.core.db import Database, transaction, utcnow
+from regio.core.db import Database, transaction, utcnow, write_transaction
 from regio.core.errors import DomainError, Forbidden
 
 log = logging.getLogger("regio.booking")
@@ -74,44 +70,6 @@ TOPICS = (TOPIC_OFFER, TOPIC_EXPIRED, TOPIC_CANCELLED)
 MAX_LEAVE_DAYS = 90
 MAX_COVERAGE_DAYS = 60
 MAX_SLOT_PAGE = 200
-
-
-# ---- transactions ------------------------------------------------------------------------------------
-
-
-# SQLite has one writer. Queuing this process's writers on a lock, instead of letting each
-# connection poll SQLite's busy handler (which sleeps up to 100 ms between tries), keeps a
-# stampede's throughput near the engine's own; across processes busy_timeout still decides.
-_sqlite_writers: dict[tuple[int, int], asyncio.Lock] = {}
-
-
-def _sqlite_lock(session: AsyncSession) -> asyncio.Lock:
-    key = (id(session.get_bind()), id(asyncio.get_running_loop()))
-    lock = _sqlite_writers.get(key)
-    if lock is None:
-        if len(_sqlite_writers) > 64:  # loops of finished tests; a server has one
-            _sqlite_writers.clear()
-        lock = _sqlite_writers[key] = asyncio.Lock()
-    return lock
-
-
-@asynccontextmanager
-async def _writing(session: AsyncSession) -> AsyncIterator[AsyncSession]:
-    """One write transaction, begun afresh (reads done so far are committed away first)."""
-    if not repository.is_sqlite(session):
-        if session.in_transaction():
-            await session.commit()
-        async with transaction(session):
-            yield session
-        return
-    # The SQLite driver opens a transaction only for writes: after reads alone there is nothing
-    # to commit (and committing would cost a hop to the driver's thread), so BEGIN IMMEDIATE
-    # starts the write transaction on the same connection.
-    if session.in_transaction() and await repository.sqlite_in_transaction(session):
-        await session.commit()
-    async with _sqlite_lock(session), transaction(session):
-        await session.execute(text("BEGIN IMMEDIATE"))
-        yield session
 
 
 # ---- views -------------------------------------------------------------------------------------------
@@ -563,7 +521,7 @@ async def _hold(
     idempotency_request: idempotency.IdempotentRequest | None,
     now: datetime,
 ) -> AppointmentOut:
-    async with _writing(session):
+    async with write_transaction(session):
         await idempotency.claim(session, idempotency_request, now=now)
         taken = await repository.take_place(session, slot_id, now=now)
         if taken is None and await repository.has_due_holds(session, now=now, slot_id=slot_id):
@@ -654,7 +612,7 @@ async def confirm(
     """Turns the patient's hold into a confirmed booking while the hold lasts (payment will do this later)."""
     await _appointment_for_patient_action(session, principal, appointment_id)
     now = now or utcnow()
-    async with _writing(session):
+    async with write_transaction(session):
         await idempotency.claim(session, idempotency_request, now=now)
         changed = await repository.change_appointment(
             session,
@@ -706,7 +664,7 @@ async def cancel(
         now, slot.start_at, settings.booking_cancel_cutoff_minutes
     ):
         raise errors.CancelCutoffPassed(cutoff_minutes=settings.booking_cancel_cutoff_minutes)
-    async with _writing(session):
+    async with write_transaction(session):
         await idempotency.claim(session, idempotency_request, now=now)
         changed = await repository.change_appointment(
             session,
@@ -868,7 +826,7 @@ async def expire_holds(
     """Expires every hold past its time (the timed job); returns how many."""
     total = 0
     while True:
-        async with db.sessionmaker() as session, _writing(session):
+        async with db.sessionmaker() as session, write_transaction(session):
             done = await _expire(session, settings, now=now or utcnow(), limit=batch)
         total += done
         if done < batch:
@@ -892,7 +850,7 @@ async def join_waitlist(
     require(policies.acts_as_patient(principal), action="waitlist")
     await patients_service.require_may_act_for(session=session, principal=principal, patient_id=patient_id)
     now = now or utcnow()
-    async with _writing(session):
+    async with write_transaction(session):
         await idempotency.claim(session, idempotency_request, now=now)
         slot = await repository.get_slot(session, slot_id)
         if slot is None:
@@ -949,7 +907,7 @@ async def leave_waitlist(*, session: AsyncSession, principal: Principal, entry_i
     actable = await patients_service.actable_patient_ids(session=session, principal=principal)
     if entry is None or entry.patient_id not in actable:
         raise errors.WaitlistEntryNotFound(entry_id=entry_id)
-    async with _writing(session):
+    async with write_transaction(session):
         left = await repository.change_waitlist(
             session,
             entry_id,
@@ -997,7 +955,7 @@ async def grant_extra(
         policies.may(principal, Action.grant_extra, _target_of(slot), own_doctor_id=own),
         action="grant_extra",
     )
-    async with _writing(session):
+    async with write_transaction(session):
         await idempotency.claim(session, idempotency_request, now=now)
         changed = await repository.add_extra(session, slot_id, places, now=now)
         if changed is None:
@@ -1039,7 +997,7 @@ async def mark_no_show(
         raise errors.AppointmentNotFound(appointment_id=appointment_id)
     if slot.start_at > now:
         raise errors.NoShowTooEarly(appointment_id=appointment_id)
-    async with _writing(session):
+    async with write_transaction(session):
         changed = await repository.change_appointment(
             session,
             appointment_id,
@@ -1152,7 +1110,7 @@ async def record_leave(
     own = await _own_doctor_id(session, principal)
     target = Target(hospital_id=data.hospital_id, doctor_id=data.doctor_id)
     require(policies.may(principal, Action.record_leave, target, own_doctor_id=own), action="record_leave")
-    async with _writing(session):
+    async with write_transaction(session):
         found = await repository.shifts(
             session,
             hospital_ids=[data.hospital_id] if data.hospital_id else None,
@@ -1219,7 +1177,7 @@ async def cancel_shift(
     if shift is None or not policies.may(principal, Action.read_roster, _target_of(shift)):
         raise errors.ShiftNotFound(shift_id=shift_id)
     require(policies.may(principal, Action.manage_roster, _target_of(shift)), action="manage_roster")
-    async with _writing(session):
+    async with write_transaction(session):
         shift = await repository.get_shift(session, shift_id)
         assert shift is not None
         await _cancel_shifts(
@@ -1283,7 +1241,7 @@ async def create_template(*, session: AsyncSession, principal: Principal, data: 
     valid_from = data.valid_from or registry_service.today()
     if data.valid_to is not None and data.valid_to < valid_from:
         raise errors.InvalidDateRange(max_days=3650)
-    async with _writing(session):
+    async with write_transaction(session):
         template = await repository.add_template(
             session,
             {
@@ -1349,7 +1307,7 @@ async def deactivate_template(
     target = Target(hospital_id=hospital.id, region_adcode=hospital.region_adcode)
     if not policies.may(principal, Action.manage_roster, target):
         raise errors.TemplateNotFound(template_id=template_id)
-    async with _writing(session):
+    async with write_transaction(session):
         template = await repository.get_template(session, template_id)
         assert template is not None
         template.active = False
@@ -1431,7 +1389,7 @@ async def create_shift(
         "capacity_per_slot": data.capacity_per_slot,
         "fee_fen": data.fee_fen,
     }
-    async with _writing(session):
+    async with write_transaction(session):
         shift_id, slots = await _insert_shift_with_slots(session, values)
         assert shift_id is not None
         await audit.record(
@@ -1525,7 +1483,7 @@ async def materialise(
                 }
             )
     shifts_created = slots_created = 0
-    async with _writing(session):
+    async with write_transaction(session):
         for values in plans:
             shift_id, slots = await _insert_shift_with_slots(session, values)
             if shift_id is not None:
@@ -1705,14 +1663,14 @@ async def mark_notifications_read(*, session: AsyncSession, principal: Principal
     """Marks all of the principal's booking messages read."""
     if principal.user_id is None:
         raise Forbidden(action="notifications")
-    async with _writing(session):
+    async with write_transaction(session):
         await repository.mark_notifications_read(session, principal.user_id, now=utcnow())
 
 
 async def store_notification(*, db: Database, message: outbox.Message) -> bool:
     """The outbox handler's write: one 站内信 per message, however often the message is delivered."""
     payload = message.payload
-    async with db.sessionmaker() as session, _writing(session):
+    async with db.sessionmaker() as session, write_transaction(session):
         return await repository.add_notification(
             session,
             {

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -58,7 +56,7 @@ from regio.core import audit, outbox
 from regio.core.access import SYSTEM as CORE_SYSTEM
 from regio.core.access import Principal, Role
 from regio.core.blobs import BlobNotFound, BlobStore, BlobStoreError
-from regio.core.db import Database, transaction, utcnow
+from regio.core.db import Database, transaction, utcnow, write_transaction
 from regio.core.errors import Forbidden
 from regio.core.events import EventBus
 
@@ -89,33 +87,6 @@ def channel(consultation_id: int) -> str:
 
 
 # ---- transactions ------------------------------------------------------------------------------------
-
-# SQLite has one writer: this process's writers queue on a lock instead of polling SQLite's busy handler.
-_sqlite_writers: dict[tuple[int, int], asyncio.Lock] = {}
-
-
-def _sqlite_lock(session: AsyncSession) -> asyncio.Lock:
-    key = (id(session.get_bind()), id(asyncio.get_running_loop()))
-    lock = _sqlite_writers.get(key)
-    if lock is None:
-        if len(_sqlite_writers) > 64:  # loops of finished tests; a server has one
-            _sqlite_writers.clear()
-        lock = _sqlite_writers[key] = asyncio.Lock()
-    return lock
-
-
-@asynccontextmanager
-async def _writing(session: AsyncSession) -> AsyncIterator[AsyncSession]:
-    """One write transaction, begun afresh (reads done so far are committed away first)."""
-    if session.in_transaction():
-        await session.commit()
-    if not repository.is_sqlite(session):
-        async with transaction(session):
-            yield session
-        return
-    async with _sqlite_lock(session), transaction(session):
-        await session.execute(text("BEGIN IMMEDIATE"))
-        yield session
 
 
 async def _publish(events: EventBus | None, consultation_id: int, frame: Mapping[str, Any]) -> None:
@@ -309,7 +280,7 @@ async def open_from_appointment(
     requester = appointment.booked_by_user_id or principal.user_id
     assert requester is not None
     now = utcnow()
-    async with _writing(session):
+    async with write_transaction(session):
         new_id = await repository.insert_for_appointment(
             session,
             {
@@ -520,7 +491,7 @@ async def move(
         values["ended_at"] = now
         values["end_reason"] = (reason or side.value)[:64]
     frames: list[dict[str, Any]] = []
-    async with _writing(session):
+    async with write_transaction(session):
         if not await repository.move(session, consultation_id, from_status=current.value, values=values):
             fresh = await repository.get(session, consultation_id)
             raise errors.IllegalTransition(current=fresh.status if fresh else "?", requested=target.value)
@@ -623,7 +594,7 @@ async def ask_quick_question(
         region_adcode=hospital.region_adcode,
     )
     assert principal.user_id is not None
-    async with _writing(session):
+    async with write_transaction(session):
         question = await repository.add_question(
             session,
             {
@@ -737,7 +708,7 @@ async def accept_question(
         if s.department_code == question.department_code
         and (s.hospital_id == question.hospital_id or question.widened_at is not None)
     )
-    async with _writing(session):
+    async with write_transaction(session):
         if not await repository.take_question(session, question_id, doctor_id=doctor_id, now=now):
             raise errors.QuestionTaken(quick_question_id=question_id)
         consultation_id = await repository.insert(
@@ -804,7 +775,7 @@ async def cancel_question(
     question = await repository.get_question(session, question_id)
     if question is None or question.patient_id not in await _actable(session, principal):
         raise errors.QuestionNotFound(quick_question_id=question_id)
-    async with _writing(session):
+    async with write_transaction(session):
         if not await repository.close_question(session, question_id, now=utcnow()):
             raise errors.QuestionClosed(quick_question_id=question_id)
         await audit.record(
@@ -825,7 +796,7 @@ async def widen_unanswered(*, db: Database, settings: Settings, now: datetime | 
     now = now or utcnow()
     before = now - timedelta(minutes=settings.quick_question_widen_minutes)
     async with db.sessionmaker() as session:
-        async with _writing(session):
+        async with write_transaction(session):
             rows = await repository.widen_due(session, created_before=before, now=now)
             for row in rows:
                 doctors = await repository.doctors_on_duty(
@@ -960,7 +931,7 @@ async def _post_one(
             await session.commit()
             return _message_view(stored, file), False
     try:
-        async with _writing(session):
+        async with write_transaction(session):
             seq = await repository.next_seq(session, cid)
             if seq is None:
                 raise errors.ConsultationClosed(consultation_id=cid)
@@ -1076,7 +1047,7 @@ class _ChatWriter:
         """One transaction for the batch, in a fixed number of statements whatever its size."""
         now = utcnow()
         async with self._session() as session:
-            async with _writing(session):
+            async with write_transaction(session):
                 # A client id twice in this batch is stored once; one stored earlier makes the
                 # INSERT below come up short, and the batch is redone message by message.
                 fresh: list[_Pending] = []
@@ -1196,7 +1167,7 @@ async def mark_read(
     *, session: AsyncSession, joined: Joined, seq: int, events: EventBus | None = None
 ) -> int | None:
     """已读: moves this side's read mark forward and tells the other side."""
-    async with _writing(session):
+    async with write_transaction(session):
         moved = await repository.mark_read(
             session, joined.consultation_id, doctor_side=joined.side is Side.doctor, seq=seq
         )
@@ -1366,7 +1337,7 @@ async def start_call(
         raise errors.CallNotAllowed(mode=mode, consultation_mode=c.mode, status=c.status)
     now = utcnow()
     assert principal.user_id is not None
-    async with _writing(session):
+    async with write_transaction(session):
         call_id = await repository.open_call(
             session,
             {
@@ -1403,7 +1374,7 @@ async def answer_call(
     call = await repository.current_call(session, consultation_id)
     if call is None:
         raise errors.NoOpenCall(consultation_id=consultation_id)
-    async with _writing(session):
+    async with write_transaction(session):
         if not await repository.connect_call(session, call.id, now=utcnow()):
             raise errors.NoOpenCall(consultation_id=consultation_id)
         await audit.record(
@@ -1431,7 +1402,7 @@ async def end_call(
     call = await repository.current_call(session, consultation_id)
     if call is None:
         raise errors.NoOpenCall(consultation_id=consultation_id)
-    async with _writing(session):
+    async with write_transaction(session):
         fresh_open = await repository.current_call(session, consultation_id)
         if fresh_open is None or fresh_open.id != call.id:
             raise errors.NoOpenCall(consultation_id=consultation_id)
@@ -1490,7 +1461,7 @@ async def purge_chat(
     if not policies.retention_elapsed(ended_day, today):
         keep = policies.keep_until(ended_day).isoformat() if ended_day else "—"
         raise errors.RetentionNotElapsed(consultation_id=consultation_id, keep_until=keep)
-    async with _writing(session):
+    async with write_transaction(session):
         deleted = await repository.delete_chat(session, consultation_id)
         await audit.record(
             session,

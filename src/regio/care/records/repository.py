@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,11 +31,6 @@ def _insert(session: AsyncSession, model: Any) -> Any:
 
 def _changed(result: Any) -> bool:
     return bool(result.rowcount)
-
-
-async def begin_immediate(session: AsyncSession) -> None:
-    """On SQLite, take the writer lock before reading, so nothing read goes stale before the write."""
-    await session.execute(text("BEGIN IMMEDIATE"))
 
 
 # ---- what a record is about ---------------------------------------------------------------------

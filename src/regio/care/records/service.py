@@ -9,12 +9,10 @@ SQLite a write transaction begins with BEGIN IMMEDIATE, so nothing it read can g
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import re
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -58,7 +56,7 @@ from regio.care.registry import errors as registry_errors
 from regio.care.registry import service as registry_service
 from regio.core import audit
 from regio.core.access import SYSTEM, Principal, Role
-from regio.core.db import transaction, utcnow
+from regio.core.db import transaction, utcnow, write_transaction
 from regio.core.errors import Forbidden
 
 __all__ = ["SYSTEM", "Decision", "prescribing_allowed"]
@@ -73,36 +71,6 @@ _DRAFT_RETRIES = 3
 def today() -> date:
     """Today's calendar day in China: policies, ages and retention count Chinese days."""
     return policies.shanghai_day(utcnow())
-
-
-# ---- transactions ------------------------------------------------------------------------------------
-
-_sqlite_writers: dict[tuple[int, int], asyncio.Lock] = {}
-
-
-def _sqlite_lock(session: AsyncSession) -> asyncio.Lock:
-    key = (id(session.get_bind()), id(asyncio.get_running_loop()))
-    lock = _sqlite_writers.get(key)
-    if lock is None:
-        if len(_sqlite_writers) > 64:  # loops of finished tests; a server has one
-            _sqlite_writers.clear()
-        lock = _sqlite_writers[key] = asyncio.Lock()
-    return lock
-
-
-@asynccontextmanager
-async def _writing(session: AsyncSession) -> AsyncIterator[AsyncSession]:
-    """One write transaction, begun afresh; on SQLite it holds the writer lock from its first read."""
-    if session.in_transaction():
-        await session.commit()
-    if not repository.is_sqlite(session):
-        async with transaction(session):
-            yield session
-        return
-    # Queue this process's writers on a lock instead of SQLite's busy handler (it sleeps between tries).
-    async with _sqlite_lock(session), transaction(session):
-        await repository.begin_immediate(session)
-        yield session
 
 
 # ---- reference data ----------------------------------------------------------------------------------
@@ -413,7 +381,7 @@ async def save_draft(
 ) -> RecordOut:
     """Writes the notes, advice and presenting symptoms of the draft; refused once it is signed."""
     symptom_codes = _check_symptoms(data.symptom_codes) if data.symptom_codes is not None else None
-    async with _writing(session):
+    async with write_transaction(session):
         consultation = await _writable_consultation(session, principal, consultation_id)
         record, draft = await _ensure_draft(session, principal, consultation)
         await _edit_draft(
@@ -461,7 +429,7 @@ async def check_visit_type(
 ) -> VisitDecisionOut:
     """What diagnosing `code` in this consultation would count as, without writing it."""
     entry = _known_code(code)
-    async with _writing(session):
+    async with write_transaction(session):
         consultation = await _writable_consultation(session, principal, consultation_id)
         record, _ = await _ensure_draft(session, principal, consultation)
         decision = await _visit_decision(session, record, entry.code)
@@ -485,7 +453,7 @@ async def add_diagnosis(
     condition and no first-visit policy covers the case: such a first visit gets advice only.
     """
     entry = _known_code(code)
-    async with _writing(session):
+    async with write_transaction(session):
         consultation = await _writable_consultation(session, principal, consultation_id)
         # 3 years of independent practice and real-name verification, counted today.
         await registry_service.require_may_consult_online(session=session, doctor_id=consultation.doctor_id)
@@ -538,7 +506,7 @@ async def remove_diagnosis(
 ) -> RecordOut:
     """Takes a diagnosis off the draft (a signed version keeps its diagnoses; amend it instead)."""
     wanted = icd10.normalise_code(code)
-    async with _writing(session):
+    async with write_transaction(session):
         consultation = await _writable_consultation(session, principal, consultation_id)
         record, draft = await _ensure_draft(session, principal, consultation)
         await _edit_draft(
@@ -563,7 +531,7 @@ async def set_attendance(
     *, session: AsyncSession, principal: Principal, consultation_id: int, data: AttendanceIn
 ) -> RecordOut:
     """Records whether a guardian and a doctor of a relevant specialty attend (needed for a child under 6)."""
-    async with _writing(session):
+    async with write_transaction(session):
         consultation = await _writable_consultation(session, principal, consultation_id)
         record = await repository.record_for_consultation(session, consultation_id)
         if record is None:
@@ -626,7 +594,7 @@ async def sign(
     *, session: AsyncSession, principal: Principal, consultation_id: int, revision: int | None = None
 ) -> RecordOut:
     """Signs and locks the newest version; of two signatures at once, one wins and the other gets 409."""
-    async with _writing(session):
+    async with write_transaction(session):
         consultation = await _writable_consultation(session, principal, consultation_id)
         record = await repository.record_for_consultation(session, consultation_id)
         if record is None:
@@ -677,7 +645,7 @@ async def amend(
     reason = reason.strip()
     if not reason:
         raise errors.AmendmentReasonMissing()
-    async with _writing(session):
+    async with write_transaction(session):
         consultation = await _writable_consultation(session, principal, consultation_id)
         record = await repository.record_for_consultation(session, consultation_id)
         if record is None:
@@ -727,7 +695,7 @@ async def delete_record(*, session: AsyncSession, principal: Principal, consulta
     among those who may see the record.
     """
     refusal: Exception | None = None
-    async with _writing(session):
+    async with write_transaction(session):
         consultation = await repository.consultation(session, consultation_id)
         record = await repository.record_for_consultation(session, consultation_id)
         if consultation is None or record is None:
@@ -816,7 +784,7 @@ async def add_prior(*, session: AsyncSession, principal: Principal, data: PriorI
         raise errors.InvalidPrior(
             reason="a hospital record names its hospital", reason_zh="医院病历须注明医院"
         )
-    async with _writing(session):
+    async with write_transaction(session):
         facts = await _facts(session, principal)
         target = Target(hospital_id=data.hospital_id, patient_id=data.patient_id)
         action = (
@@ -897,7 +865,7 @@ async def confirm_prior(
     *, session: AsyncSession, principal: Principal, consultation_id: int, prior_id: int
 ) -> PriorOut:
     """The consultation's doctor confirms the patient's uploaded record; it then counts for follow-ups."""
-    async with _writing(session):
+    async with write_transaction(session):
         consultation = await _writable_consultation(session, principal, consultation_id)
         row = await repository.prior(session, prior_id)
         if row is None or row.patient_id != consultation.patient_id:
@@ -994,7 +962,7 @@ async def list_policies(*, session: AsyncSession, principal: Principal) -> list[
     """Every version of every first-visit policy, newest version of each key marked current."""
     if not policies.may(principal, Action.list_policies, Target()):
         raise Forbidden(action=Action.list_policies.value)
-    async with _writing(session):
+    async with write_transaction(session):
         await _load_file_policies(session)
         rows = await repository.policies(session)
     newest = {(p.key, p.version) for p in policies.latest_versions(_policy_facts_of(r) for r in rows)}
@@ -1016,7 +984,7 @@ async def save_policy(*, session: AsyncSession, principal: Principal, data: Poli
         raise errors.InvalidPolicy(reason="the scope is empty", reason_zh="适用范围为空")
     if not policies.may(principal, Action.manage_policies, Target(region_adcode=data.region_adcode)):
         raise Forbidden(action=Action.manage_policies.value)
-    async with _writing(session):
+    async with write_transaction(session):
         await _load_file_policies(session)
         number = await repository.newest_policy_version(session, data.key) + 1
         values = {
