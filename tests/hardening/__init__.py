@@ -1,0 +1,1 @@
+"""Regression tests from security and input hardening that cut across subdomains (sockets, odd numbers, audit gaps)."""
