@@ -268,6 +268,10 @@ async def write_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession
     # to commit (and committing would cost a hop to the driver's thread).
     if session.in_transaction() and await _sqlite_in_transaction(session):
         await session.commit()
+    # Take a pooled connection before queueing for the lock. Waiters hold theirs while they wait;
+    # a holder that still had to check one out could find the pool emptied by those waiters, and
+    # the two would wait on each other until the pool's timeout.
+    await session.connection()
     async with _sqlite_writer_lock(session), transaction(session):
         await session.execute(text("BEGIN IMMEDIATE"))
         yield session
