@@ -34,10 +34,6 @@ def _insert(session: AsyncSession) -> Any:
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
-def is_sqlite(session: AsyncSession) -> bool:
-    return session.get_bind().dialect.name == "sqlite"
-
-
 # ---- places ----------------------------------------------------------------------------------------
 #
 # The booking hot path is written as fixed statements (built once, their compiled form cached)

@@ -54,7 +54,7 @@ from regio.config import Settings
 from regio.core import audit, idempotency, outbox
 from regio.core.access import SYSTEM as CORE_SYSTEM
 from regio.core.access import Principal, Role, require
-from regio.core.db import Database, transaction, utcnow, write_transaction
+from regio.core.db import Database, is_sqlite, transaction, utcnow, write_transaction
 from regio.core.errors import DomainError, Forbidden
 
 log = logging.getLogger("regio.booking")
@@ -336,7 +336,7 @@ async def book(
         await _require_online_care(session, principal, triage_assessment_id)
     # PostgreSQL holds in one statement; the step-by-step path below is SQLite's (no data-modifying
     # CTEs there), and PostgreSQL's for the rare cases the one statement leaves to it.
-    if not repository.is_sqlite(session):
+    if not is_sqlite(session):
         held = await _hold_in_one_statement(
             session=session,
             settings=settings,

@@ -19,16 +19,13 @@ from regio.care.consultation.enums import CallStatus, QuestionStatus, Status
 from regio.care.consultation.models import Attachment, Call, Consultation, Message, QuickQuestion
 from regio.care.patients.models import Patient
 from regio.care.registry.models import Doctor, Hospital, HospitalDepartment
+from regio.core.db import is_sqlite
 
 OPEN = [Status.waiting.value, Status.in_progress.value]
 
 
 def _insert(session: AsyncSession) -> Any:
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
-def is_sqlite(session: AsyncSession) -> bool:
-    return session.get_bind().dialect.name == "sqlite"
 
 
 # ---- consultations -----------------------------------------------------------------------------------

@@ -19,10 +19,7 @@ from regio.care.consultation.models import Consultation
 from regio.care.patients.models import Patient
 from regio.care.records.models import ClinicalRecord, FirstVisitPolicy, PriorDiagnosis, RecordVersion
 from regio.care.registry.models import Hospital
-
-
-def is_sqlite(session: AsyncSession) -> bool:
-    return session.get_bind().dialect.name == "sqlite"
+from regio.core.db import is_sqlite
 
 
 def _insert(session: AsyncSession, model: Any) -> Any:
