@@ -285,3 +285,18 @@ def integrity_error_mentions(error: IntegrityError, *names: str) -> bool:
     """
     text = str(error.orig).lower()
     return any(name.lower() in text for name in names)
+
+
+_process_databases: dict[str, Database] = {}
+
+
+def process_database() -> Database:
+    """The database this process serves, for outbox handlers, which receive only their message."""
+    from regio.config import (
+        get_settings,  # config imports nothing of ours; kept lazy for the CLI's import cost
+    )
+
+    url = get_settings().database_url
+    if url not in _process_databases:
+        _process_databases[url] = Database(url)
+    return _process_databases[url]

@@ -7,11 +7,9 @@ from collections.abc import Mapping, Sequence
 from regio.care.booking import service
 from regio.config import get_settings
 from regio.core import jobs, outbox
-from regio.core.db import Database
+from regio.core.db import Database, process_database
 
 MATERIALISE_EVERY_SECONDS = 3600.0
-
-_databases: dict[str, Database] = {}
 
 
 def notification_handler(db: Database) -> outbox.Handler:
@@ -28,16 +26,8 @@ def handlers_for(db: Database) -> Mapping[str, Sequence[outbox.Handler]]:
     return {topic: [handler] for topic in service.TOPICS}
 
 
-def _process_database() -> Database:
-    # Outbox handlers receive only the message; they write to the database this process serves.
-    url = get_settings().database_url
-    if url not in _databases:
-        _databases[url] = Database(url)
-    return _databases[url]
-
-
 async def _deliver_to_inbox(message: outbox.Message) -> None:
-    await service.store_notification(db=_process_database(), message=message)
+    await service.store_notification(db=process_database(), message=message)
 
 
 def register() -> None:

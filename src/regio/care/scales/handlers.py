@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from regio.care.scales import service
-from regio.config import get_settings
 from regio.core import jobs, outbox
-from regio.core.db import Database
-
-_databases: dict[str, Database] = {}
+from regio.core.db import Database, process_database
 
 
 def notice_handler(db: Database) -> outbox.Handler:
@@ -19,16 +16,8 @@ def notice_handler(db: Database) -> outbox.Handler:
     return handle
 
 
-def _process_database() -> Database:
-    # Outbox handlers receive only the message; they write to the database this process serves.
-    url = get_settings().database_url
-    if url not in _databases:
-        _databases[url] = Database(url)
-    return _databases[url]
-
-
 async def _deliver_notice(message: outbox.Message) -> None:
-    await service.store_notice(db=_process_database(), message=message)
+    await service.store_notice(db=process_database(), message=message)
 
 
 def register() -> None:

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from regio.config import Settings, get_settings
 from regio.core import events, jobs, outbox
-from regio.core.db import Database
+from regio.core.db import Database, process_database
 from regio.core.events import EventBus
 from regio.risk.warnings import service
 
-_databases: dict[str, Database] = {}
 _bus: EventBus | None = None
 _transport: outbox.Transport | None = None
 
@@ -27,14 +26,6 @@ def process_bus() -> EventBus:
     if _bus is None:
         _bus = events.bus_for(get_settings().redis_url)
     return _bus
-
-
-def _process_database() -> Database:
-    # Outbox handlers receive only the message; they write to the database this process serves.
-    url = get_settings().database_url
-    if url not in _databases:
-        _databases[url] = Database(url)
-    return _databases[url]
 
 
 def _process_transport() -> outbox.Transport:
@@ -65,11 +56,11 @@ def webhook_handler(db: Database, settings: Settings, transport: outbox.Transpor
 
 
 async def _journey(message: outbox.Message) -> None:
-    await journey_handler(_process_database(), process_bus())(message)
+    await journey_handler(process_database(), process_bus())(message)
 
 
 async def _webhook(message: outbox.Message) -> None:
-    await webhook_handler(_process_database(), get_settings(), _process_transport())(message)
+    await webhook_handler(process_database(), get_settings(), _process_transport())(message)
 
 
 async def escalate_job(db: Database, settings: Settings) -> None:
