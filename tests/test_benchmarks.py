@@ -104,6 +104,17 @@ def test_spillover_benchmark_prints_each_report_types_timing_and_ratio() -> None
     assert any(line.startswith("slowest median") for line in lines)
 
 
+def test_prescription_checks_benchmark_agrees_with_a_naive_scan_and_prints_its_latencies() -> None:
+    import json
+
+    out = run_quick("prescription_checks.py")
+    figures = json.loads(out.strip().splitlines()[-1])
+    assert figures["prescriptions"] == 500 and figures["catalog_drugs"] >= 300
+    assert figures["interaction_rows"] >= 150
+    assert 0 < figures["p50_ms"] <= figures["p99_ms"] and figures["baseline_p99_ms"] > 0
+    assert figures["checks_per_s"] > 0 and figures["baseline_checks_per_s"] > 0 and figures["speedup"] > 0
+
+
 @pytest.mark.slow
 def test_warning_latency_benchmark_loses_no_warning_across_a_crash_and_prints_its_figures() -> None:
     import json

@@ -3,6 +3,7 @@
 from regio.care.booking import models as booking_models
 from regio.care.consultation import models as consultation_models
 from regio.care.patients import models as patients_models
+from regio.care.prescription import models as prescription_models
 from regio.care.records import models as records_models
 from regio.care.registry import models as registry_models
 from regio.care.scales import models as scales_models
@@ -25,6 +26,7 @@ __all__ = [
     "jobs",
     "outbox",
     "patients_models",
+    "prescription_models",
     "records_models",
     "registry_models",
     "scales_models",

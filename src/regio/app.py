@@ -226,6 +226,20 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error_response(request, InternalError())
 
 
+async def _ensure_drug_catalog(db: Database) -> None:
+    """A fresh database gets the shipped drug catalog; `regio care import drugs` updates it later."""
+    from regio.care.prescription import service as prescription_service
+
+    try:
+        loaded = await prescription_service.ensure_catalog(db)
+    except Exception:
+        # A database not migrated yet: the page that needs drugs says so; serving the rest goes on.
+        logging.getLogger("regio").warning("the drug catalog could not be loaded", exc_info=True)
+        return
+    if loaded:
+        logging.getLogger("regio").info("loaded %d drugs into the empty catalog", loaded)
+
+
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     # ID numbers and phones never reach a log in clear, whichever handler writes it.
@@ -244,6 +258,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         geography_warm = asyncio.create_task(
             geography_service.warm_index(sessionmaker=db.sessionmaker, holder=app.state.geography_index)
         )
+        await _ensure_drug_catalog(db)
         stop = asyncio.Event()
         background: asyncio.Task[None] | None = None
         if settings.run_background:
@@ -298,6 +313,8 @@ def _include_routers(app: FastAPI) -> None:
     from regio.care.consultation import pages as consultation_pages
     from regio.care.patients import api as patients_api
     from regio.care.patients import pages as patients_pages
+    from regio.care.prescription import api as prescription_api
+    from regio.care.prescription import pages as prescription_pages
     from regio.care.records import api as records_api
     from regio.care.records import pages as records_pages
     from regio.care.registry import api as registry_api
@@ -341,6 +358,8 @@ def _include_routers(app: FastAPI) -> None:
         consultation_pages,
         records_api,
         records_pages,
+        prescription_api,
+        prescription_pages,
         geography_api,
         geography_pages,
         events_api,

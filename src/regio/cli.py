@@ -314,6 +314,45 @@ def care_import_pharmacists(file: Path, skip_invalid: bool = _SKIP_INVALID) -> N
     _import_registry("pharmacists", file, skip_invalid)
 
 
+@care_import_app.command("drugs")
+def care_import_drugs(file: Path) -> None:
+    """Add or update drug catalog entries from a CSV file (UTF-8, UTF-8 with BOM, or GB18030).
+
+    Columns as in the shipped catalog (src/regio/care/prescription/data/drugs.csv). Every row is
+    validated first; one bad row means exit 1, a report line per problem, and nothing written.
+    """
+    from regio.care.prescription import service as prescription_service
+    from regio.core.db import Database
+
+    settings = get_settings()
+    try:
+        data = file.read_bytes()
+    except OSError as error:
+        typer.echo(f"cannot read {file}: {error.strerror}", err=True)
+        raise typer.Exit(2) from error
+
+    async def run() -> prescription_service.ImportResult:
+        database = Database(settings.database_url)
+        try:
+            async with database.session() as session:
+                return await prescription_service.import_catalog_file(session=session, data=data)
+        finally:
+            await database.dispose()
+
+    result = asyncio.run(run())
+    for problem in result.errors:
+        typer.echo(
+            f"line {problem.line}, {problem.column}: {problem.message_zh} / {problem.message_en} [{problem.code}]",
+            err=True,
+        )
+    if result.errors:
+        typer.echo(f"nothing was imported: {len(result.errors)} problems in the file", err=True)
+        raise typer.Exit(1)
+    typer.echo(
+        f"{result.added} drugs added, {result.updated} updated / 新增 {result.added} 种，更新 {result.updated} 种"
+    )
+
+
 risk_app = typer.Typer(help="Regio Risk administration.", no_args_is_help=True)
 risk_geography_app = typer.Typer(help="China's jurisdictions and coordination bodies.", no_args_is_help=True)
 app.add_typer(risk_app, name="risk")

@@ -150,6 +150,24 @@ class Settings(BaseSettings):
         default=10, ge=1, le=240, description="Assumed length of a consultation before a doctor has history."
     )
 
+    # Prescriptions (Regio Care): pharmacist review, pickup codes and the courier.
+    prescription_review_sla_minutes: int = Field(
+        default=30,
+        ge=1,
+        le=1440,
+        description="Minutes a signed prescription may wait for review before it is overdue.",
+    )
+    prescription_jobs_interval_seconds: float = Field(
+        default=30.0, gt=0, description="How often overdue reviews are flagged."
+    )
+    courier_url: str = Field(
+        default="",
+        description=(
+            "The courier's HTTPS endpoint for new shipments (JSON, signed like webhooks); empty on a "
+            "laptop, where an in-memory courier takes them."
+        ),
+    )
+
     # Warnings (Regio Risk): acknowledgement SLA per level, escalation and task reminders.
     warning_ack_sla_minutes: str = Field(
         default="15,60,240,1440",

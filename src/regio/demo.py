@@ -47,6 +47,7 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("doctor", "dr_chen", "陈医生"),
     DemoUser("pharmacist", "pharm_wang", "王药师"),
     DemoUser("hospital_admin", "hosp_admin", "医院管理员"),
+    DemoUser("quality_officer", "qc_zhou", "周质控"),
     DemoUser("health_admin", "zj_health", "浙江省卫健委"),
     DemoUser("city_officer", "hz_officer", "杭州市应急管理局"),
     DemoUser("coordinator", "yrd_coord", "长三角协调办"),
@@ -95,6 +96,7 @@ def _grants(role: str, registry: registry_demo.DemoRegistry) -> list[RoleGrant]:
         "doctor": RoleGrant(Role.doctor, ScopeKind.hospital, hospital),
         "pharmacist": RoleGrant(Role.pharmacist, ScopeKind.hospital, hospital),
         "hospital_admin": RoleGrant(Role.hospital_admin, ScopeKind.hospital, hospital),
+        "quality_officer": RoleGrant(Role.quality_officer, ScopeKind.hospital, hospital),
         "health_admin": RoleGrant(Role.health_admin, ScopeKind.region, registry.province_adcode),
         "city_officer": RoleGrant(Role.city_officer, ScopeKind.jurisdiction, "330100"),
         "coordinator": RoleGrant(Role.coordinator, ScopeKind.coordination_body, "yangtze-river-delta"),
@@ -131,12 +133,21 @@ async def load(*, session: AsyncSession, settings: Settings) -> list[DemoUser]:
     admin = await principal_for_user(session, users["platform_admin"])
     patient = await principal_for_user(session, users["patient"])
     officer = await principal_for_user(session, users["city_officer"])
+    doctor = await principal_for_user(session, users["doctor"])
     await session.commit()
     await _link_staff(session, registry, users, admin)
     await _register_family(session, settings, patient)
     await _load_rosters(session, settings, registry)
     await records_demo.load_demo(
         session=session, settings=settings, patient=patient, hospital_id=registry.first_hospital_id
+    )
+    from regio.care.prescription import demo as prescription_demo
+
+    await prescription_demo.load_demo(
+        session=session,
+        hospital_ids=registry.hospital_ids[:5],
+        province_adcode=registry.province_adcode,
+        doctor=doctor,
     )
     psychiatrist = await _load_psychiatrist(session, password_hash, admin)
     await _load_duty_rosters(session, settings, registry)

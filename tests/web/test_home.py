@@ -13,6 +13,7 @@ from tests.factories import make_user, token_headers
 
 PATIENT = {"triage", "booking", "quick", "consultations", "records", "scales"}
 DOCTOR = {"workbench", "alerts"}
+PHARMACIST = {"review", "pickup"}
 RISK = {"dashboard", "report", "events", "spillover", "map"}
 
 
@@ -26,12 +27,12 @@ def _keys(principal: Principal) -> set[str]:
 
 # Who sees which journey's tiles (the access matrix of the front door).
 MATRIX = [
-    (RoleGrant(Role.patient), PATIENT, DOCTOR | RISK),
+    (RoleGrant(Role.patient), PATIENT, DOCTOR | PHARMACIST | RISK),
     (RoleGrant(Role.doctor, ScopeKind.hospital, "1"), DOCTOR, PATIENT | RISK),
     (RoleGrant(Role.city_officer, ScopeKind.jurisdiction, "330100"), RISK, PATIENT | DOCTOR),
     (RoleGrant(Role.coordinator, ScopeKind.coordination_body, "yangtze-river-delta"), RISK, PATIENT | DOCTOR),
     (RoleGrant(Role.regulator), {"events", "spillover", "map"}, PATIENT | DOCTOR | {"dashboard", "report"}),
-    (RoleGrant(Role.pharmacist, ScopeKind.hospital, "1"), {"portal"}, PATIENT | DOCTOR | RISK),
+    (RoleGrant(Role.pharmacist, ScopeKind.hospital, "1"), PHARMACIST, PATIENT | DOCTOR | RISK),
 ]
 
 

@@ -18,6 +18,9 @@ class Role(StrEnum):
     doctor = "doctor"
     pharmacist = "pharmacist"
     hospital_admin = "hospital_admin"
+    quality_officer = (
+        "quality_officer"  # a hospital's own quality role (医疗质量管理); sees 统方-type figures
+    )
     health_admin = "health_admin"  # regional health commission
     city_officer = "city_officer"
     coordinator = "coordinator"
@@ -32,6 +35,7 @@ class ScopeKind(StrEnum):
     hospital = "hospital"
     jurisdiction = "jurisdiction"  # a city or county, scope_id = adcode
     coordination_body = "coordination_body"
+    pharmacy = "pharmacy"  # a designated retail pharmacy, scope_id = its id
 
 
 @dataclass(frozen=True, slots=True)

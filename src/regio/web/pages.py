@@ -50,6 +50,12 @@ PATIENT_TILES = (
         ("诊室与记录", "Rooms and history"),
     ),
     Tile("records", "/care/records", ("我的病历", "My records"), ("已签名病历", "Signed records")),
+    Tile(
+        "prescriptions",
+        "/care/prescriptions",
+        ("我的处方", "My prescriptions"),
+        ("取药与配送", "Pickup and delivery"),
+    ),
     Tile("scales", "/care/scales", ("心理测评", "Mental health check"), ("PHQ-9 · GAD-7", "PHQ-9 · GAD-7")),
     Tile("me", "/me", ("就诊人", "Patients"), ("本人及家人", "You and your family")),
 )
@@ -65,6 +71,17 @@ DOCTOR_TILES = (
         "/care/scales/alerts",
         ("紧急心理预警", "Urgent mental-health alerts"),
         ("须尽快联系患者", "Contact the patient soon"),
+    ),
+)
+PHARMACIST_TILES = (
+    Tile(
+        "review",
+        "/care/pharmacy/review",
+        ("审方工作台", "Prescription review"),
+        ("待审处方与超时提醒", "Queue and overdue reviews"),
+    ),
+    Tile(
+        "pickup", "/care/pharmacy/pickup", ("取药核销", "Pickup"), ("凭取药码发药", "Dispense by pickup code")
     ),
 )
 RISK_TILES = (
@@ -100,6 +117,8 @@ def tiles_for(principal: Principal) -> list[Tile]:
         tiles += PATIENT_TILES
     if principal.has_role(Role.doctor):
         tiles += DOCTOR_TILES
+    if principal.has_role(Role.pharmacist):
+        tiles += PHARMACIST_TILES
     if any(principal.has_role(role) for role in RISK_ROLES):
         tiles += RISK_TILES
     elif any(principal.has_role(role) for role in RISK_READERS):

@@ -59,7 +59,7 @@ from regio.core.access import SYSTEM, Principal, Role
 from regio.core.db import transaction, utcnow, write_transaction
 from regio.core.errors import Forbidden
 
-__all__ = ["SYSTEM", "Decision", "prescribing_allowed"]
+__all__ = ["SYSTEM", "Decision", "diagnosis_codes", "prescribing_allowed"]
 
 POLICY_FILE = Path(__file__).resolve().parent / "data" / "first_visit_policies.json"
 # The record may be written once the doctor has started the consultation, and finished after it ends.
@@ -1077,6 +1077,15 @@ async def prescribing_allowed(
         details={"allowed": decision.allowed, "reasons": [r.code for r in decision.reasons]},
     )
     return decision
+
+
+async def diagnosis_codes(session: AsyncSession, *, consultation_id: int) -> list[str]:
+    """The ICD-10 codes on the newest version of a consultation's record (what a prescription treats)."""
+    record = await repository.record_for_consultation(session, consultation_id)
+    if record is None:
+        return []
+    latest = await repository.version(session, record.id, record.latest_version)
+    return [str(item["code"]) for item in (latest.diagnoses if latest else [])]
 
 
 def visit_type_labels() -> dict[str, tuple[str, str]]:

@@ -26,8 +26,9 @@ _USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,31}$")
 ROLE_SCOPES: dict[Role, frozenset[ScopeKind]] = {
     Role.patient: frozenset({ScopeKind.platform}),
     Role.doctor: frozenset({ScopeKind.hospital}),
-    Role.pharmacist: frozenset({ScopeKind.hospital}),
+    Role.pharmacist: frozenset({ScopeKind.hospital, ScopeKind.pharmacy}),
     Role.hospital_admin: frozenset({ScopeKind.hospital}),
+    Role.quality_officer: frozenset({ScopeKind.hospital}),
     Role.health_admin: frozenset({ScopeKind.region}),
     Role.city_officer: frozenset({ScopeKind.jurisdiction}),
     Role.coordinator: frozenset({ScopeKind.coordination_body}),

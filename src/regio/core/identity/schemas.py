@@ -67,6 +67,7 @@ ROLE_LABELS: dict[Role, tuple[str, str]] = {
     Role.doctor: ("医生", "Doctor"),
     Role.pharmacist: ("药师", "Pharmacist"),
     Role.hospital_admin: ("医院管理员", "Hospital administrator"),
+    Role.quality_officer: ("医院质控人员", "Quality officer"),
     Role.health_admin: ("卫生健康管理员", "Health administrator"),
     Role.city_officer: ("城市应急专员", "City officer"),
     Role.coordinator: ("协调机构专员", "Coordinator"),
@@ -81,4 +82,5 @@ SCOPE_LABELS: dict[ScopeKind, tuple[str, str]] = {
     ScopeKind.hospital: ("医院", "Hospital"),
     ScopeKind.jurisdiction: ("辖区", "Jurisdiction"),
     ScopeKind.coordination_body: ("协调机构", "Coordination body"),
+    ScopeKind.pharmacy: ("药店", "Pharmacy"),
 }

@@ -1,0 +1,192 @@
+"""On a phone, the demo doctor writes amlodipine for 李秀英's hypertension, checks it and signs it with his
+PIN; the demo pharmacist claims and approves it; her son picks the hospital pharmacy and gets a pickup
+code with its QR code; the pharmacist enters the code and dispenses."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from regio.care.prescription.demo import DEMO_SIGNING_PIN
+from regio.demo import DEMO_PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+def _token(live_server: str, username: str) -> dict[str, str]:
+    answer = httpx.post(
+        f"{live_server}/api/auth/token", json={"username": username, "password": DEMO_PASSWORD}, timeout=30
+    )
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def _consultation_in_progress(live_server: str) -> int:
+    """李秀英 (hypertension on the demo hospital's records) books dr_chen, and he starts the consultation."""
+    patient, doctor = _token(live_server, "zhangwei"), _token(live_server, "dr_chen")
+    family = httpx.get(f"{live_server}/api/care/patients", headers=patient, timeout=30).json()["items"]
+    mother = next(item["patient"]["id"] for item in family if item["patient"]["name"] == "李秀英")
+    schedule = httpx.get(f"{live_server}/api/care/doctor/schedule", headers=doctor, timeout=30).json()
+    # the latest days first: other browser tests book the nearer ones
+    slots = [
+        slot for shift in reversed(schedule["shifts"]) for slot in shift["slots"] if slot["remaining"] > 0
+    ]
+    for slot in slots:
+        booked = httpx.post(
+            f"{live_server}/api/care/appointments",
+            json={"slot_id": slot["id"], "patient_id": mother},
+            headers=patient,
+            timeout=30,
+        )
+        if booked.status_code == 201:
+            break
+    else:
+        raise AssertionError("no bookable slot of dr_chen in the demo")
+    appointment = booked.json()["id"]
+    confirmed = httpx.post(
+        f"{live_server}/api/care/appointments/{appointment}/confirm", headers=patient, timeout=30
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    opened = httpx.post(
+        f"{live_server}/api/care/consultations",
+        json={"appointment_id": appointment},
+        headers=patient,
+        timeout=30,
+    )
+    assert opened.status_code in (200, 201), opened.text
+    consultation = int(opened.json()["id"])
+    started = httpx.post(
+        f"{live_server}/api/care/consultations/{consultation}/start", headers=doctor, timeout=30
+    )
+    assert started.status_code == 200, started.text
+    return consultation
+
+
+def _diagnose_hypertension(live_server: str, consultation: int) -> dict[str, Any]:
+    """dr_chen records I10 in the consultation; returns amlodipine as the catalog has it."""
+    doctor = _token(live_server, "dr_chen")
+    added = httpx.post(
+        f"{live_server}/api/care/consultations/{consultation}/record/diagnoses",
+        json={"code": "I10"},
+        headers=doctor,
+        timeout=30,
+    )
+    assert added.status_code in (200, 201), added.text
+    found = httpx.get(f"{live_server}/api/care/drugs", params={"q": "氨氯地平"}, headers=doctor, timeout=30)
+    return next(drug for drug in found.json() if drug["name_zh"] == "氨氯地平")
+
+
+def _pharmacy_chosen(live_server: str, prescription: int) -> int:
+    answer = httpx.get(
+        f"{live_server}/api/care/prescriptions/{prescription}",
+        headers=_token(live_server, "zhangwei"),
+        timeout=30,
+    )
+    return int(answer.json()["fulfilment"]["pharmacy"]["id"])
+
+
+async def _login(page: Any, live_server: str, username: str) -> None:
+    await page.context.clear_cookies()
+    await page.goto(f"{live_server}/login")
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", DEMO_PASSWORD)
+    await page.click("form button[type=submit]")
+    await page.wait_for_load_state()
+
+
+async def _click_and_reload(page: Any, selector: str) -> None:
+    async with page.expect_navigation():
+        await page.click(selector)
+    await page.wait_for_load_state()
+
+
+async def _fits_the_phone(page: Any) -> bool:
+    """Nothing sticks out sideways on a 390 px screen."""
+    return bool(await page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth"))
+
+
+async def _image_width(page: Any, selector: str) -> int:
+    await page.wait_for_function(
+        "(selector) => { const img = document.querySelector(selector); return img && img.complete; }",
+        arg=selector,
+    )
+    return int(await page.eval_on_selector(selector, "img => img.naturalWidth"))
+
+
+async def test_a_prescription_is_written_signed_reviewed_chosen_and_dispensed_on_a_phone(
+    live_server: str, phone: Any
+) -> None:
+    consultation = _consultation_in_progress(live_server)
+    amlodipine = _diagnose_hypertension(live_server, consultation)
+
+    # the doctor: from the room to the prescribing screen, a drug found by its Chinese name
+    await _login(phone, live_server, "dr_chen")
+    await phone.goto(f"{live_server}/care/consultations/{consultation}")
+    await _click_and_reload(phone, "#to-prescribe")
+    assert await phone.locator("#key-setup").count() == 0  # the demo gives dr_chen a signing key
+    line = phone.locator("#lines .rx-line").first
+    await line.locator(".drug-search").fill("氨氯地平")
+    option = line.locator(f".drug-option[data-code='{amlodipine['code']}']")
+    await option.wait_for()
+    await option.click()
+    assert "氨氯地平" in await line.locator(".drug-chosen").inner_text()
+    assert await line.locator(".dose-unit").input_value() == amlodipine["dose_unit"] == "mg"
+    await line.locator(".dose").fill("5")
+    await line.locator(".route").select_option("po")
+    await line.locator(".frequency").select_option("qd")
+    await line.locator(".days").fill("7")
+    await line.locator(".quantity").fill("1")
+    await phone.click("#save")
+    await phone.locator("#findings").wait_for(state="visible")
+    assert await _fits_the_phone(phone)
+    assert "草稿" in await phone.inner_text("#editing-badge")
+    assert await phone.locator("#findings-list li.sev-contraindicated").count() == 0
+    for reason in await phone.locator("#findings-list .override-reason").all():
+        await reason.fill("已评估：获益大于风险，嘱监测血压")
+    await phone.fill("#sign-pin", DEMO_SIGNING_PIN)
+    await _click_and_reload(phone, "#sign")
+    assert "已提交药师审方" in await phone.inner_text("#notice")
+    item = phone.locator("#written-list li.rx-item").first
+    assert "待审方" in await item.inner_text()
+    prescription = int(await item.get_attribute("data-prescription-id"))
+
+    # the pharmacist: the queue, the prescription, claim, approve
+    await _login(phone, live_server, "pharm_wang")
+    await phone.goto(f"{live_server}/care/pharmacy/review")
+    row = phone.locator(f"tr.queue-item[data-prescription-id='{prescription}']")
+    assert "氨氯地平" in await row.inner_text()
+    await _click_and_reload(phone, f"tr.queue-item[data-prescription-id='{prescription}'] a.button")
+    assert "签名有效" in await phone.inner_text("#signature")
+    assert "I10" in await phone.inner_text("#rx-diagnoses")
+    await _click_and_reload(phone, "#claim")
+    assert "审方中" in await phone.inner_text("#rx-status")
+    await _click_and_reload(phone, "#approve")
+    assert "审核通过" in await phone.inner_text("#rx-status")
+
+    # the patient's son: a pharmacy with stock, pickup, the code and its QR code
+    await _login(phone, live_server, "zhangwei")
+    await phone.goto(f"{live_server}/care/prescriptions")
+    await _click_and_reload(phone, f".rx-item[data-prescription-id='{prescription}'] a.button")
+    assert "每日一次" in await phone.inner_text("#rx-lines")
+    stocked = phone.locator("label.pharmacy-option[data-stock='1'] input").first
+    await stocked.check()
+    await phone.check("#method-pickup")
+    assert await _fits_the_phone(phone)
+    await _click_and_reload(phone, "#choose")
+    code = (await phone.inner_text("#pickup-code")).strip()
+    assert re.fullmatch(r"\d{8}", code), code
+    qr_width = await _image_width(phone, "#pickup-qr")
+
+    # the pharmacist hands it over at that pharmacy with the code
+    pharmacy = _pharmacy_chosen(live_server, prescription)
+    await _login(phone, live_server, "pharm_wang")
+    await phone.goto(f"{live_server}/care/pharmacy/pickup?pharmacy_id={pharmacy}")
+    await phone.fill("#pickup-code-input", code)
+    await phone.click("#dispense")
+    await phone.locator("#dispensed").wait_for()
+    assert "已发药" in await phone.inner_text("#dispensed")
+    assert "氨氯地平" in await phone.inner_text("#dispensed-lines")
+    # last, so that the steps after it are checked too: the QR code must be an image a browser draws
+    assert qr_width > 0, "the pickup QR SVG did not render as an image (does it declare the SVG namespace?)"
