@@ -4,6 +4,7 @@ and its signed status reports move a delivery forward only — repeats and stale
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from datetime import UTC, datetime, timedelta
@@ -215,3 +216,126 @@ async def test_delivery_needs_an_address_and_a_pickup_code_works_only_at_its_pha
                 pharmacy_id=setting.pharmacy_id,
                 code=chosen.fulfilment.pickup_code,
             )
+
+
+async def test_the_http_courier_posts_a_signed_shipment_and_reads_its_tracking_id(settings: Settings) -> None:
+    from regio.care.prescription.couriers import CourierFailed, HttpCourier, ShipmentRequest
+
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.headers["Idempotency-Key"] == "rx-broken":
+            return httpx.Response(200, json={"no": "tracking"})
+        return httpx.Response(201, json={"tracking_id": "SF1234567890"})
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    courier = HttpCourier("https://courier.example/shipments", secret=settings.webhook_secret, client=client)
+    request = ShipmentRequest(
+        reference="rx-7",
+        pickup_name="药房",
+        pickup_address="杭州",
+        pickup_phone="0571",
+        recipient_name="张三",
+        recipient_phone="13900000000",
+        address="杭州市西湖区",
+        cold_chain=True,
+        items=2,
+    )
+    assert await courier.create_shipment(request) == "SF1234567890"
+    [sent] = seen
+    webhooks.check_signature(
+        sent.content,
+        sent.headers[webhooks.SIGNATURE_HEADER],
+        secret=settings.webhook_secret,
+        tolerance_seconds=60,
+    )
+    assert b'"cold_chain":true' in sent.content and "张三".encode() in sent.content
+    with pytest.raises(CourierFailed):
+        await courier.create_shipment(dataclasses.replace(request, reference="rx-broken"))
+    await courier.aclose()
+
+
+async def test_a_cold_chain_item_is_delivered_only_by_a_pharmacy_that_keeps_the_cold_chain(
+    db: Database, settings: Settings, setting: Setting, make_draft: MakeDraft
+) -> None:
+    from regio.care.prescription.catalog import shipped_catalog
+    from tests.care.prescription.conftest import amlodipine_line
+
+    insulin = next(d for d in shipped_catalog() if d.cold_chain and d.dose_unit == "IU")
+    prescription_id = await make_draft(
+        amlodipine_line(setting, drug_code=insulin.code, dose=10, dose_unit="IU", route="sc")
+    )
+    await sign_as_doctor(
+        db, setting, settings, prescription_id, overrides=await _major_reasons(db, setting, prescription_id)
+    )
+    await approve(db, setting, prescription_id)
+    with pytest.raises(errors.DeliveryUnavailable):
+        await deliver_to_door(db, setting, prescription_id, MemoryCourier())
+
+
+async def _major_reasons(db: Database, setting: Setting, prescription_id: int) -> dict[str, str]:
+    async with db.session() as session:
+        view = await service.get(
+            session=session, principal=setting.world.doctor, prescription_id=prescription_id
+        )
+    return {f.key: "医生确认" for f in view.findings if f.severity == "major"}
+
+
+async def test_a_retail_pharmacys_own_pharmacist_dispenses_there_and_only_there(
+    db: Database, settings: Settings, setting: Setting, make_draft: MakeDraft
+) -> None:
+    from regio.care.prescription.models import Pharmacy
+    from regio.core.access import Role, RoleGrant, ScopeKind
+    from tests.factories import make_user, principal_for
+
+    async with db.session() as session, session.begin():
+        shop = Pharmacy(
+            name="零售药店", kind="retail", region_adcode="330000", address="杭州", delivers=False
+        )
+        session.add(shop)
+        await session.flush()
+        session.add(Stock(pharmacy_id=shop.id, drug_code=setting.catalog["amlodipine"], quantity=3))
+        shop_id = shop.id
+    grant = RoleGrant(Role.pharmacist, ScopeKind.pharmacy, str(shop_id))
+    clerk = principal_for(await make_user(db, roles=[grant]), [grant])
+    prescription_id = await approved(db, setting, settings, make_draft)
+    async with db.session() as session:
+        options = await service.pharmacies_for(
+            session=session, principal=setting.patient.principal, prescription_id=prescription_id
+        )
+    assert shop_id in {p.id for p in options if p.has_stock}
+    async with db.session() as session:
+        chosen = await service.choose_fulfilment(
+            session=session,
+            principal=setting.patient.principal,
+            prescription_id=prescription_id,
+            data=FulfilmentIn(pharmacy_id=shop_id, method="pickup"),
+            courier=MemoryCourier(),
+        )
+    assert chosen.fulfilment is not None and chosen.fulfilment.pickup_code is not None
+    with pytest.raises(errors.NotThisPharmacy):
+        async with db.session() as session:
+            await service.pickup(
+                session=session,
+                principal=clerk,
+                pharmacy_id=setting.pharmacy_id,
+                code=chosen.fulfilment.pickup_code,
+            )
+    with pytest.raises(errors.PickupCodeInvalid):  # the hospital's pharmacist at the hospital's pharmacy
+        async with db.session() as session:
+            await service.pickup(
+                session=session,
+                principal=setting.pharmacist,
+                pharmacy_id=setting.pharmacy_id,
+                code=chosen.fulfilment.pickup_code,
+            )
+    async with db.session() as session:
+        done = await service.pickup(
+            session=session, principal=clerk, pharmacy_id=shop_id, code=chosen.fulfilment.pickup_code
+        )
+    assert done.status == "dispensed" and done.dispense is not None and done.dispense.pharmacy_id == shop_id
+    bundle = service.fhir_bundle(done)
+    kinds = [entry["resource"]["resourceType"] for entry in bundle["entry"]]
+    assert kinds == ["MedicationRequest", "MedicationDispense"]
+    assert bundle["entry"][1]["resource"]["status"] == "completed"

@@ -117,7 +117,7 @@ async def get(prescription_id: RecordId, session: SessionDep, principal: Current
 @router.get(ONE + "/fhir")
 async def fhir(prescription_id: RecordId, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
     view = await service.get(session=session, principal=principal, prescription_id=prescription_id)
-    return service.fhir_medication_requests(view)
+    return service.fhir_bundle(view)
 
 
 @router.put(ONE, response_model=PrescriptionOut)

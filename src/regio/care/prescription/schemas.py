@@ -184,6 +184,7 @@ class PharmacyOut(BaseModel):
 class CourierEventOut(BaseModel):
     status: str
     label_zh: str
+    label_en: str
     occurred_at: datetime
     applied: bool
 
@@ -200,6 +201,7 @@ class FulfilmentOut(BaseModel):
     tracking_id: str | None
     delivery_status: str | None
     delivery_label_zh: str | None
+    delivery_label_en: str | None
     events: list[CourierEventOut]
 
 

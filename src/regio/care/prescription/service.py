@@ -617,10 +617,12 @@ async def _fulfilment_view(
         tracking_id=fulfilment.tracking_id,
         delivery_status=status.value if status else None,
         delivery_label_zh=DELIVERY_LABELS[status][0] if status else None,
+        delivery_label_en=DELIVERY_LABELS[status][1] if status else None,
         events=[
             CourierEventOut(
                 status=event.status,
-                label_zh=DELIVERY_LABELS.get(Delivery(event.status), (event.status, ""))[0],
+                label_zh=DELIVERY_LABELS[Delivery(event.status)][0],
+                label_en=DELIVERY_LABELS[Delivery(event.status)][1],
                 occurred_at=event.occurred_at,
                 applied=event.applied,
             )
@@ -1092,8 +1094,9 @@ async def of_consultation(
     return views
 
 
-def fhir_medication_requests(view: PrescriptionOut) -> dict[str, Any]:
-    """The prescription as a FHIR R4 Bundle of MedicationRequest resources, one per line."""
+def fhir_bundle(view: PrescriptionOut) -> dict[str, Any]:
+    """The prescription as a FHIR R4 Bundle: a MedicationRequest per line and, once handed over, a
+    MedicationDispense per line (completed at pickup; in progress while a courier carries it)."""
     entries = []
     for number, line in enumerate(view.lines, start=1):
         frequency = checks.FREQUENCIES.get(line.frequency)
@@ -1137,6 +1140,33 @@ def fhir_medication_requests(view: PrescriptionOut) -> dict[str, Any]:
                 }
             }
         )
+    if view.dispense is not None:
+        delivering = view.fulfilment is not None and view.fulfilment.delivery_status not in (
+            None,
+            "delivered",
+        )
+        quantities = {str(item["drug_code"]): item["quantity"] for item in view.dispense.quantities}
+        for number, line in enumerate(view.lines, start=1):
+            dispense: dict[str, Any] = {
+                "resource": {
+                    "resourceType": "MedicationDispense",
+                    "id": f"{view.id}-{number}-dispense",
+                    "status": "in-progress" if delivering else "completed",
+                    "medicationCodeableConcept": {
+                        "coding": [
+                            {"system": "urn:regio:drug", "code": line.drug_code, "display": line.name_zh}
+                        ]
+                    },
+                    "subject": {"reference": f"Patient/{view.patient_id}"},
+                    "authorizingPrescription": [{"reference": f"MedicationRequest/{view.id}-{number}"}],
+                    "type": {"text": view.dispense.method},
+                    "quantity": {"value": quantities.get(line.drug_code, line.quantity or 1)},
+                    "daysSupply": {"value": line.days, "unit": "d"},
+                    "whenHandedOver": view.dispense.dispensed_at.isoformat(),
+                    "location": {"reference": f"Location/pharmacy-{view.dispense.pharmacy_id}"},
+                }
+            }
+            entries.append(dispense)
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
 
