@@ -3,9 +3,11 @@
 from regio.care.booking import models as booking_models
 from regio.care.consultation import models as consultation_models
 from regio.care.patients import models as patients_models
+from regio.care.payment import models as payment_models
 from regio.care.prescription import models as prescription_models
 from regio.care.records import models as records_models
 from regio.care.registry import models as registry_models
+from regio.care.reports import models as reports_models
 from regio.care.scales import models as scales_models
 from regio.care.triage import models as triage_models
 from regio.core import audit, idempotency, jobs, outbox, webhooks
@@ -26,9 +28,11 @@ __all__ = [
     "jobs",
     "outbox",
     "patients_models",
+    "payment_models",
     "prescription_models",
     "records_models",
     "registry_models",
+    "reports_models",
     "scales_models",
     "spillover_models",
     "triage_models",

@@ -313,12 +313,16 @@ def _include_routers(app: FastAPI) -> None:
     from regio.care.consultation import pages as consultation_pages
     from regio.care.patients import api as patients_api
     from regio.care.patients import pages as patients_pages
+    from regio.care.payment import api as payment_api
     from regio.care.prescription import api as prescription_api
     from regio.care.prescription import pages as prescription_pages
     from regio.care.records import api as records_api
     from regio.care.records import pages as records_pages
     from regio.care.registry import api as registry_api
     from regio.care.registry import pages as registry_pages
+    from regio.care.reports import api as reports_api
+    from regio.care.reports import pages as reports_pages
+    from regio.care.reports import statistics_api
     from regio.care.scales import api as scales_api
     from regio.care.scales import pages as scales_pages
     from regio.care.triage import api as triage_api
@@ -359,7 +363,11 @@ def _include_routers(app: FastAPI) -> None:
         records_api,
         records_pages,
         prescription_api,
+        payment_api,
         prescription_pages,
+        reports_api,
+        reports_pages,
+        statistics_api,
         geography_api,
         geography_pages,
         events_api,

@@ -168,6 +168,28 @@ class Settings(BaseSettings):
         ),
     )
 
+    # Payments (Regio Care): the gateway, how long an order waits, delivery fees.
+    payment_gateway_url: str = Field(
+        default="",
+        description=(
+            "The payment gateway's HTTPS base URL (signed JSON); empty on a laptop, where an in-memory "
+            "gateway and a local payment page stand in."
+        ),
+    )
+    payment_order_minutes: int = Field(
+        default=30,
+        ge=1,
+        le=1440,
+        description="Minutes a prescription's order waits for payment before it lapses.",
+    )
+    payment_jobs_interval_seconds: float = Field(
+        default=30.0, gt=0, description="How often lapsed orders end."
+    )
+    delivery_fee_fen: int = Field(default=800, ge=0, le=100_000, description="Home delivery fee, in fen.")
+    cold_chain_fee_fen: int = Field(
+        default=1500, ge=0, le=100_000, description="Extra fee for 2–8 °C delivery, in fen."
+    )
+
     # Warnings (Regio Risk): acknowledgement SLA per level, escalation and task reminders.
     warning_ack_sla_minutes: str = Field(
         default="15,60,240,1440",

@@ -145,9 +145,25 @@ async def load(*, session: AsyncSession, settings: Settings) -> list[DemoUser]:
 
     await prescription_demo.load_demo(
         session=session,
+        settings=settings,
         hospital_ids=registry.hospital_ids[:5],
         province_adcode=registry.province_adcode,
         doctor=doctor,
+    )
+    from regio.care.patients import service as patients_service
+    from regio.care.payment import demo as payment_demo
+    from regio.care.reports import demo as reports_demo
+
+    await payment_demo.load_demo(
+        session=session, settings=settings, patient=patient, region_adcode=registry.province_adcode
+    )
+
+    family = await patients_service.list_patients(session=session, settings=settings, principal=patient)
+    await reports_demo.load_demo(
+        session=session,
+        settings=settings,
+        patient_ids=[item.patient.id for item in family],
+        hospital_id=registry.first_hospital_id,
     )
     psychiatrist = await _load_psychiatrist(session, password_hash, admin)
     await _load_duty_rosters(session, settings, registry)

@@ -11,10 +11,11 @@ from regio.core.db import Database
 from regio.web.pages import tiles_for
 from tests.factories import make_user, token_headers
 
-PATIENT = {"triage", "booking", "quick", "consultations", "records", "scales"}
+PATIENT = {"triage", "booking", "quick", "consultations", "records", "reports", "scales"}
 DOCTOR = {"workbench", "alerts"}
 PHARMACIST = {"review", "pickup"}
 RISK = {"dashboard", "report", "events", "spillover", "map"}
+ADMIN = {"statistics"}
 
 
 def _person(*grants: RoleGrant) -> Principal:
@@ -27,12 +28,22 @@ def _keys(principal: Principal) -> set[str]:
 
 # Who sees which journey's tiles (the access matrix of the front door).
 MATRIX = [
-    (RoleGrant(Role.patient), PATIENT, DOCTOR | PHARMACIST | RISK),
-    (RoleGrant(Role.doctor, ScopeKind.hospital, "1"), DOCTOR, PATIENT | RISK),
-    (RoleGrant(Role.city_officer, ScopeKind.jurisdiction, "330100"), RISK, PATIENT | DOCTOR),
-    (RoleGrant(Role.coordinator, ScopeKind.coordination_body, "yangtze-river-delta"), RISK, PATIENT | DOCTOR),
-    (RoleGrant(Role.regulator), {"events", "spillover", "map"}, PATIENT | DOCTOR | {"dashboard", "report"}),
-    (RoleGrant(Role.pharmacist, ScopeKind.hospital, "1"), PHARMACIST, PATIENT | DOCTOR | RISK),
+    (RoleGrant(Role.patient), PATIENT, DOCTOR | PHARMACIST | RISK | ADMIN),
+    (RoleGrant(Role.doctor, ScopeKind.hospital, "1"), DOCTOR, PATIENT | RISK | ADMIN),
+    (RoleGrant(Role.city_officer, ScopeKind.jurisdiction, "330100"), RISK, PATIENT | DOCTOR | ADMIN),
+    (
+        RoleGrant(Role.coordinator, ScopeKind.coordination_body, "yangtze-river-delta"),
+        RISK,
+        PATIENT | DOCTOR | ADMIN,
+    ),
+    (
+        RoleGrant(Role.regulator),
+        {"events", "spillover", "map"} | ADMIN,
+        PATIENT | DOCTOR | {"dashboard", "report"},
+    ),
+    (RoleGrant(Role.pharmacist, ScopeKind.hospital, "1"), PHARMACIST, PATIENT | DOCTOR | RISK | ADMIN),
+    (RoleGrant(Role.health_admin, ScopeKind.region, "330000"), ADMIN, PATIENT | DOCTOR | PHARMACIST | RISK),
+    (RoleGrant(Role.hospital_admin, ScopeKind.hospital, "1"), ADMIN, PATIENT | DOCTOR | PHARMACIST | RISK),
 ]
 
 

@@ -50,6 +50,7 @@ PATIENT_TILES = (
         ("诊室与记录", "Rooms and history"),
     ),
     Tile("records", "/care/records", ("我的病历", "My records"), ("已签名病历", "Signed records")),
+    Tile("reports", "/care/reports", ("报告查询", "Reports"), ("检验与影像报告", "Lab and imaging results")),
     Tile(
         "prescriptions",
         "/care/prescriptions",
@@ -106,6 +107,16 @@ RISK_ROLES = (Role.city_officer, Role.coordinator)
 RISK_READERS = (Role.evaluator, Role.regulator)
 READ_ONLY_RISK = frozenset({"events", "spillover", "map"})
 ACCOUNT_TILE = Tile("account", "/account", ("我的账户", "My account"), ("角色与登录", "Roles and sign-in"))
+# Oversight of online services: the region's health commission, regulators, platform and hospital admins.
+ADMIN_TILES = (
+    Tile(
+        "statistics",
+        "/care/statistics",
+        ("服务统计", "Service statistics"),
+        ("服务量、等待与高峰", "Services, waits, peak hours"),
+    ),
+)
+ADMIN_ROLES = (Role.health_admin, Role.regulator, Role.platform_admin, Role.hospital_admin)
 
 
 def tiles_for(principal: Principal) -> list[Tile]:
@@ -123,6 +134,8 @@ def tiles_for(principal: Principal) -> list[Tile]:
         tiles += RISK_TILES
     elif any(principal.has_role(role) for role in RISK_READERS):
         tiles += [tile for tile in RISK_TILES if tile.key in READ_ONLY_RISK]
+    if any(principal.has_role(role) for role in ADMIN_ROLES):
+        tiles += ADMIN_TILES
     if not tiles:
         tiles += PUBLIC_TILES
     return [*tiles, ACCOUNT_TILE]

@@ -52,8 +52,8 @@ def quick_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keys sealed with a light scrypt in tests: the PIN logic is the same, each key opens in ~1 ms."""
     original = signing.new_key
 
-    def light(pin: str, *, owner: str, scrypt_n: int | None = None) -> signing.SealedKey:
-        return original(pin, owner=owner, scrypt_n=scrypt_n or 2**10)
+    def light(pin: str, *, owner: str, scrypt_n: int | None = None, pepper: bytes = b"") -> signing.SealedKey:
+        return original(pin, owner=owner, scrypt_n=scrypt_n or 2**10, pepper=pepper)
 
     monkeypatch.setattr(signing, "new_key", light)
 
@@ -99,6 +99,7 @@ async def setting(
     patient: PatientUser,
     make_consultation: MakeConsultation,
     catalog: dict[str, str],
+    settings: Settings,
 ) -> Setting:
     consultation_id = await diagnosed_consultation(db, world, patient, make_consultation)
     grant = RoleGrant(Role.pharmacist, ScopeKind.hospital, str(world.hospital_id))
@@ -120,7 +121,9 @@ async def setting(
             session.add(Stock(pharmacy_id=pharmacy.id, drug_code=code, quantity=50))
         pharmacy_id = pharmacy.id
     async with db.session() as session:
-        await service.create_key(session=session, principal=world.doctor, data=KeyIn(pin=PIN))
+        await service.create_key(
+            session=session, principal=world.doctor, data=KeyIn(pin=PIN), settings=settings
+        )
     return Setting(
         world=world,
         patient=patient,
@@ -161,3 +164,9 @@ def make_draft(db: Database, setting: Setting) -> MakeDraft:
         return view.id
 
     return make
+
+
+async def mark_paid(db: Database, prescription_id: int) -> None:
+    """What payment does once the drugs are paid for (the payment subdomain's tests pay for real)."""
+    async with db.session() as session, session.begin():
+        assert await service.mark_paid(session, prescription_id=prescription_id)

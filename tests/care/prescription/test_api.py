@@ -3,6 +3,8 @@ and the refusals a person can read."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import httpx
 
 from regio.care.prescription.catalog import shipped_catalog
@@ -130,7 +132,12 @@ async def test_prescribing_statistics_are_for_the_hospitals_quality_officer_only
     hospital = str(setting.world.hospital_id)
     quality = await make_user(db, roles=[RoleGrant(Role.quality_officer, ScopeKind.hospital, hospital)])
     admin = await make_user(db, roles=[RoleGrant(Role.hospital_admin, ScopeKind.hospital, hospital)])
-    params = {"hospital_id": hospital, "from": "2020-01-01", "to": "2099-12-31"}
+    today = date.today()
+    params = {
+        "hospital_id": hospital,
+        "from": (today - timedelta(days=1)).isoformat(),
+        "to": (today + timedelta(days=1)).isoformat(),
+    }
     allowed = await client.get(
         "/api/care/prescriptions/statistics", params=params, headers=token_headers(settings, quality)
     )

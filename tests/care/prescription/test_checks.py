@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from regio.care.prescription import catalog, interactions
+from regio.care.prescription import catalog, checks, interactions
 from regio.care.prescription.checks import (
     FREQUENCIES,
     ROUTES,
@@ -443,3 +443,27 @@ def test_adding_a_line_never_removes_an_interaction_among_the_others(
     for finding in before:
         if finding.check == "interaction":
             assert interactions_after[finding.key] == finding
+
+
+def test_an_unknown_breastfeeding_status_of_a_woman_of_child_bearing_age_is_said_not_passed() -> None:
+    from regio.care.prescription.catalog import shipped_by_code, shipped_catalog
+    from regio.care.prescription.interactions import shipped_interactions
+
+    amlodipine = next(d for d in shipped_catalog() if d.name_en.lower() == "amlodipine")
+    line = checks.Line(drug_code=amlodipine.code, dose=5, dose_unit="mg", route="po", frequency="qd", days=7)
+
+    def keys(lactating: bool | None) -> set[str]:
+        patient = checks.Patient(
+            age_years=30, sex="female", pregnant=False, lactating=lactating, weight_kg=60
+        )
+        found = checks.check(
+            patient,
+            [line],
+            kind=checks.Kind.ordinary,
+            catalog=shipped_by_code(),
+            interactions=shipped_interactions(),
+        )
+        return {f.key for f in found}
+
+    assert "lactation:status_unknown" in keys(None)
+    assert "lactation:status_unknown" not in keys(False)

@@ -21,7 +21,7 @@ from regio.config import Settings
 from regio.core import webhooks
 from regio.core.db import Database
 from regio.core.errors import DomainError
-from tests.care.prescription.conftest import MakeDraft, Setting
+from tests.care.prescription.conftest import MakeDraft, Setting, mark_paid
 from tests.care.prescription.test_flow import approve, sign_as_doctor
 
 
@@ -49,6 +49,9 @@ async def deliver_to_door(
             ),
             courier=courier,
         )
+    with pytest.raises(errors.PaymentRequired):  # nothing leaves the pharmacy unpaid
+        await service.book_shipment(db=db, prescription_id=prescription_id, courier=courier)
+    await mark_paid(db, prescription_id)
     tracking = await service.book_shipment(db=db, prescription_id=prescription_id, courier=courier)
     assert tracking is not None
     return tracking
@@ -83,7 +86,7 @@ async def test_courier_reports_move_a_delivery_forward_only_and_once(
     assert await service.book_shipment(db=db, prescription_id=prescription_id, courier=courier) == tracking
     assert len(courier.shipments) == 1
 
-    start = datetime.now(UTC)
+    start = datetime.now(UTC) - timedelta(hours=1)
     accepted = await _report(client, settings, tracking, "accepted", start, "e1")
     assert accepted.status_code == 200 and accepted.json()["applied"] is True
     picked = await _report(client, settings, tracking, "picked_up", start + timedelta(minutes=5), "e2")
@@ -197,6 +200,12 @@ async def test_delivery_needs_an_address_and_a_pickup_code_works_only_at_its_pha
             prescription_id=prescription_id,
             data=FulfilmentIn(pharmacy_id=setting.pharmacy_id, method="pickup"),
             courier=MemoryCourier(),
+        )
+    assert chosen.fulfilment is not None and chosen.fulfilment.pickup_code is None
+    await mark_paid(db, prescription_id)
+    async with db.session() as session:
+        chosen = await service.get(
+            session=session, principal=setting.patient.principal, prescription_id=prescription_id
         )
     assert chosen.fulfilment is not None and chosen.fulfilment.pickup_code
     with pytest.raises(errors.FulfilmentChosen):
@@ -312,6 +321,11 @@ async def test_a_retail_pharmacys_own_pharmacist_dispenses_there_and_only_there(
             prescription_id=prescription_id,
             data=FulfilmentIn(pharmacy_id=shop_id, method="pickup"),
             courier=MemoryCourier(),
+        )
+    await mark_paid(db, prescription_id)
+    async with db.session() as session:
+        chosen = await service.get(
+            session=session, principal=setting.patient.principal, prescription_id=prescription_id
         )
     assert chosen.fulfilment is not None and chosen.fulfilment.pickup_code is not None
     with pytest.raises(errors.NotThisPharmacy):

@@ -73,8 +73,29 @@ async def test_a_signed_prescription_is_reviewed_approved_and_picked_up_once(
             data=FulfilmentIn(pharmacy_id=setting.pharmacy_id, method="pickup"),
             courier=None,  # type: ignore[arg-type]
         )
-    assert chosen.fulfilment is not None
-    code = chosen.fulfilment.pickup_code
+    assert chosen.fulfilment is not None and chosen.fulfilment.pickup_code is None  # shown once paid
+    from tests.care.prescription.conftest import mark_paid
+
+    async with db.session() as session:
+        patient_view = await service.get(
+            session=session, principal=setting.patient.principal, prescription_id=prescription_id
+        )
+    assert patient_view.fulfilment is not None and patient_view.fulfilment.pickup_code is None
+    with pytest.raises(errors.PaymentRequired):
+        async with db.session() as session:
+            await service.pickup(
+                session=session,
+                principal=setting.pharmacist,
+                pharmacy_id=setting.pharmacy_id,
+                code=await _pickup_code(db, prescription_id),
+            )
+    await mark_paid(db, prescription_id)
+    async with db.session() as session:
+        patient_view = await service.get(
+            session=session, principal=setting.patient.principal, prescription_id=prescription_id
+        )
+    assert patient_view.fulfilment is not None
+    code = patient_view.fulfilment.pickup_code
     assert code is not None and len(code) == 8
 
     async with db.session() as session:
@@ -152,6 +173,19 @@ async def test_a_change_after_signing_breaks_the_signature_and_blocks_approval(
             await service.approve(
                 session=session, principal=setting.pharmacist, prescription_id=prescription_id
             )
+
+
+async def _pickup_code(db: Database, prescription_id: int) -> str:
+    from sqlalchemy import select
+
+    from regio.care.prescription.models import Fulfilment
+
+    async with db.session() as session:
+        code = await session.scalar(
+            select(Fulfilment.pickup_code).where(Fulfilment.prescription_id == prescription_id)
+        )
+    assert code is not None
+    return code
 
 
 async def _lines(db: Database, prescription_id: int) -> list[dict[str, object]]:

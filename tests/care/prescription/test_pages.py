@@ -23,6 +23,7 @@ from tests.care.prescription.conftest import (
     MakeDraft,
     Setting,
     diagnosed_consultation,
+    mark_paid,
 )
 from tests.care.records.conftest import MakeConsultation, PatientUser
 from tests.factories import make_user, token_headers
@@ -192,6 +193,14 @@ async def test_the_patient_chooses_a_pharmacy_and_then_sees_the_pickup_code(
             prescription_id=prescription_id,
             data=FulfilmentIn(pharmacy_id=setting.pharmacy_id, method="pickup"),
             courier=None,  # type: ignore[arg-type]
+        )
+    assert chosen.fulfilment is not None and chosen.fulfilment.pickup_code is None  # not before payment
+    unpaid = await client.get(f"/care/prescriptions/{prescription_id}", headers=patient)
+    assert 'id="pickup-code"' not in unpaid.text
+    await mark_paid(db, prescription_id)
+    async with db.session() as session:
+        chosen = await service.get(
+            session=session, principal=setting.patient.principal, prescription_id=prescription_id
         )
     assert chosen.fulfilment is not None and chosen.fulfilment.pickup_code
     after = await client.get(f"/care/prescriptions/{prescription_id}", headers=patient)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -644,6 +645,67 @@ async def confirm(
         view = _appointment_view(current, now=now)
         await idempotency.settle(session, idempotency_request, status=200, body=view.model_dump(mode="json"))
     return view
+
+
+@dataclass(frozen=True, slots=True)
+class PayableAppointment:
+    """What payment needs to charge for a booking: who, where, which mode, the roster's fee, the hold."""
+
+    id: int
+    patient_id: int
+    hospital_id: int
+    doctor_id: int
+    department_code: str
+    mode: str
+    status: str
+    hold_expires_at: datetime | None
+    fee_fen: int
+
+
+async def payable_appointment(session: AsyncSession, *, appointment_id: int) -> PayableAppointment | None:
+    """For payment: the booking and its roster fee (reads only)."""
+    appointment = await repository.get_appointment(session, appointment_id)
+    if appointment is None:
+        return None
+    found = await repository.get_slot_with_shift(session, appointment.slot_id)
+    slot, shift = found if found else (None, None)
+    return PayableAppointment(
+        id=appointment.id,
+        patient_id=appointment.patient_id,
+        hospital_id=appointment.hospital_id,
+        doctor_id=appointment.doctor_id,
+        department_code=slot.department_code if slot else "",
+        mode=appointment.mode,
+        status=appointment.status,
+        hold_expires_at=appointment.hold_expires_at,
+        fee_fen=shift.fee_fen if shift else 0,
+    )
+
+
+async def confirm_paid(
+    session: AsyncSession, *, appointment_id: int, principal: Principal = SYSTEM, now: datetime | None = None
+) -> bool:
+    """Payment's call, inside its own transaction: the paid hold becomes a confirmed booking. False when
+    the hold ended before the money arrived (payment then gives the money back)."""
+    now = now or utcnow()
+    changed = await repository.change_appointment(
+        session,
+        appointment_id,
+        from_statuses=[AppointmentStatus.held.value],
+        values={"status": AppointmentStatus.confirmed.value, "confirmed_at": now, "hold_expires_at": None},
+        extra_where=[Appointment.hold_expires_at > now],
+    )
+    if changed is None:
+        current = await repository.get_appointment(session, appointment_id)
+        return current is not None and current.status == AppointmentStatus.confirmed.value
+    await audit.record(
+        session,
+        principal,
+        "appointment.confirm_paid",
+        object_type="appointment",
+        object_id=appointment_id,
+    )
+    return True
 
 
 async def cancel(

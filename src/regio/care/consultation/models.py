@@ -55,6 +55,8 @@ class Consultation(IdMixin, Base):
         Index("ix_consultations_doctor_queue", "doctor_id", "status", "scheduled_at"),
         Index("ix_consultations_patient", "patient_id", "created_at"),
         Index("ix_consultations_requester", "requester_user_id", "created_at"),
+        # Regional statistics count completed consultations by day.
+        Index("ix_consultations_completed", "status", "completed_at"),
     )
 
     patient_id: Mapped[int] = mapped_column(

@@ -62,8 +62,10 @@ async def key_status(session: SessionDep, principal: CurrentPrincipal) -> KeyOut
 
 
 @router.post("/api/care/prescriptions/signing-key", status_code=201, response_model=KeyOut)
-async def create_key(body: KeyIn, session: SessionDep, principal: CurrentPrincipal) -> KeyOut:
-    return await service.create_key(session=session, principal=principal, data=body)
+async def create_key(
+    body: KeyIn, session: SessionDep, principal: CurrentPrincipal, settings: SettingsDep
+) -> KeyOut:
+    return await service.create_key(session=session, principal=principal, data=body, settings=settings)
 
 
 @router.get("/api/care/prescriptions/review-queue", response_model=list[QueueItemOut])

@@ -475,6 +475,16 @@ def _pregnancy_and_lactation(patient: Patient, known: list[tuple[Line, Drug]], o
             "Pregnancy status unknown for a woman of child-bearing age; pregnancy cautions were not checked",
             SOURCE_LABEL,
         )
+    if patient.lactating is None and patient.sex == "female" and 12 <= patient.age_years <= 55 and known:
+        out.add(
+            "lactation:status_unknown",
+            "lactation",
+            Severity.no_data,
+            (),
+            "哺乳状态未知：育龄女性，未核对哺乳期用药禁忌，请确认是否哺乳",
+            "Breastfeeding status unknown for a woman of child-bearing age; lactation cautions were not checked",
+            SOURCE_LABEL,
+        )
     if patient.lactating:
         for _, drug in known:
             _caution(

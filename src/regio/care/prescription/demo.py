@@ -10,6 +10,7 @@ from regio.care.prescription import catalog, service
 from regio.care.prescription.models import Pharmacy, Stock
 from regio.care.prescription.schemas import KeyIn
 from regio.care.registry.models import Hospital
+from regio.config import Settings
 from regio.core.access import Principal
 
 # The demo doctor's signing PIN. A real doctor chooses their own and the platform never learns it.
@@ -39,7 +40,12 @@ async def _pharmacy(session: AsyncSession, **values: object) -> Pharmacy:
 
 
 async def load_demo(
-    *, session: AsyncSession, hospital_ids: list[int], province_adcode: str, doctor: Principal
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    hospital_ids: list[int],
+    province_adcode: str,
+    doctor: Principal,
 ) -> None:
     """Loads once; running it again changes nothing."""
     await session.commit()
@@ -73,4 +79,6 @@ async def load_demo(
             )
     status = await service.key_status(session=session, principal=doctor)
     if not status.has_key:
-        await service.create_key(session=session, principal=doctor, data=KeyIn(pin=DEMO_SIGNING_PIN))
+        await service.create_key(
+            session=session, principal=doctor, data=KeyIn(pin=DEMO_SIGNING_PIN), settings=settings
+        )

@@ -121,6 +121,18 @@ class NotAPharmacist(Forbidden):
     message_zh = "只有开方医院的药师可以审核该处方。"
 
 
+class OwnPrescription(Forbidden):
+    code = "own_prescription"
+    message_en = "A pharmacist does not review a prescription they wrote themselves."
+    message_zh = "药师不能审核本人开具的处方。"
+
+
+class StatisticsRange(InvalidInput):
+    code = "statistics_range"
+    message_en = "Choose a start no later than the end, at most {max_days} days apart."
+    message_zh = "开始日期不能晚于结束日期，跨度不超过 {max_days} 天。"
+
+
 class ReviewClaimed(Conflict):
     code = "review_claimed"
     message_en = "Another pharmacist has already taken this prescription for review."
@@ -155,6 +167,12 @@ class NotApproved(Conflict):
     code = "not_approved"
     message_en = "Only an approved prescription can be dispensed (status now: {status})."
     message_zh = "处方审核通过后才能取药或配送（当前状态：{status}）。"
+
+
+class PaymentRequired(Conflict):
+    code = "payment_required"
+    message_en = "The drugs are handed over or shipped only once they are paid for."
+    message_zh = "药品须支付后才能取药或配送。"
 
 
 class FulfilmentChosen(Conflict):

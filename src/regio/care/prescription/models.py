@@ -133,6 +133,8 @@ class Prescription(IdMixin, Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     review_note: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    # Set by payment once the drugs are paid for; nothing is shipped or handed over before.
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_by_user_id: Mapped[int | None] = mapped_column(BigId, ForeignKey(USERS_ID), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
@@ -176,7 +178,23 @@ class Fulfilment(IdMixin, Base):
 
     __tablename__ = "prescription_fulfilments"
     __table_args__ = (
-        UniqueConstraint("prescription_id"),
+        # One live choice per prescription; a failed delivery ends its row and the patient chooses again.
+        Index(
+            "uq_prescription_fulfilments_live",
+            "prescription_id",
+            unique=True,
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+        # A pickup code names one waiting prescription at its pharmacy.
+        Index(
+            "uq_prescription_fulfilments_open_code",
+            "pharmacy_id",
+            "pickup_code",
+            unique=True,
+            sqlite_where=text("pickup_code IS NOT NULL AND pickup_used_at IS NULL"),
+            postgresql_where=text("pickup_code IS NOT NULL AND pickup_used_at IS NULL"),
+        ),
         UniqueConstraint("tracking_id"),
         CheckConstraint(_one_of("method", [m.value for m in Method]), name="method"),
         CheckConstraint(
@@ -200,6 +218,7 @@ class Fulfilment(IdMixin, Base):
     delivery_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_by_user_id: Mapped[int | None] = mapped_column(BigId, ForeignKey(USERS_ID), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # a failed delivery
 
 
 class CourierEvent(IdMixin, Base):

@@ -34,6 +34,7 @@ class Target:
     hospital_id: int | None = None
     patient_id: int | None = None
     pharmacy_id: int | None = None  # where it is (to be) dispensed
+    signed: bool = True  # a draft is the doctor's own working copy until it is signed
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,8 @@ def may(principal: Principal, action: Action, target: Target, facts: Facts = Fac
     if action is Action.fulfil:
         return _the_patient(principal, facts, target)
     if action is Action.read:
+        if not target.signed:
+            return doctor
         return (
             doctor
             or _the_patient(principal, facts, target)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -140,6 +140,34 @@ async def set_key_failures(
     )
 
 
+async def reserve_pin_attempt(session: AsyncSession, key_pk: int, *, now: datetime) -> int | None:
+    """Counts one signing try before the PIN is tested; None while signing is locked."""
+    result = await session.execute(
+        update(SigningKey)
+        .where(
+            SigningKey.id == key_pk,
+            or_(SigningKey.locked_until.is_(None), SigningKey.locked_until <= now),
+        )
+        .values(failed_attempts=SigningKey.failed_attempts + 1, locked_until=None)
+        .returning(SigningKey.failed_attempts)
+    )
+    found = result.scalar_one_or_none()
+    return int(found) if found is not None else None
+
+
+async def lock_key(
+    session: AsyncSession, key_pk: int, *, until: datetime, now: datetime | None = None
+) -> datetime:
+    """Locks signing until a time and clears the count; with `now`, a lock already running is kept.
+    Returns when the lock in force ends."""
+    conditions = [SigningKey.id == key_pk]
+    if now is not None:
+        conditions.append(or_(SigningKey.locked_until.is_(None), SigningKey.locked_until <= now))
+    await session.execute(update(SigningKey).where(*conditions).values(locked_until=until, failed_attempts=0))
+    current = await session.scalar(select(SigningKey.locked_until).where(SigningKey.id == key_pk))
+    return current or until
+
+
 async def revoke_key(session: AsyncSession, key_pk: int, at: datetime) -> bool:
     result = await session.execute(
         update(SigningKey)
@@ -172,6 +200,19 @@ async def change_status(
     if reviewer_user_id is not None:
         conditions.append(Prescription.reviewer_user_id == reviewer_user_id)
     result = await session.execute(update(Prescription).where(*conditions).values(**values))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def set_paid(session: AsyncSession, prescription_id: int, *, at: datetime) -> bool:
+    result = await session.execute(
+        update(Prescription)
+        .where(
+            Prescription.id == prescription_id,
+            Prescription.status == "approved",
+            Prescription.paid_at.is_(None),
+        )
+        .values(paid_at=at, updated_at=at)
+    )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -329,6 +370,23 @@ async def take_stock(session: AsyncSession, pharmacy_id: int, drug_code: str, qu
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def return_stock(session: AsyncSession, pharmacy_id: int, drug_code: str, quantity: int) -> None:
+    await session.execute(
+        update(Stock)
+        .where(Stock.pharmacy_id == pharmacy_id, Stock.drug_code == drug_code)
+        .values(quantity=Stock.quantity + quantity)
+    )
+
+
+async def end_fulfilment(session: AsyncSession, fulfilment_id: int, *, at: datetime) -> None:
+    """Ends a failed delivery's fulfilment (kept, with its courier events) so the patient can choose again."""
+    await session.execute(
+        update(Fulfilment)
+        .where(Fulfilment.id == fulfilment_id, Fulfilment.ended_at.is_(None))
+        .values(ended_at=at)
+    )
+
+
 async def set_stock(session: AsyncSession, pharmacy_id: int, drug_code: str, quantity: int) -> None:
     statement = _insert(session, Stock).values(
         pharmacy_id=pharmacy_id, drug_code=drug_code, quantity=quantity
@@ -341,20 +399,22 @@ async def set_stock(session: AsyncSession, pharmacy_id: int, drug_code: str, qua
 
 
 async def add_fulfilment(session: AsyncSession, values: dict[str, Any]) -> bool:
-    """One fulfilment per prescription: a second choice at the same moment inserts nothing."""
+    """One live fulfilment per prescription: a second choice at the same moment inserts nothing. A
+    pickup code already open at that pharmacy (1 in 10^8) raises IntegrityError for the caller to retry."""
     statement = (
         _insert(session, Fulfilment)
         .values(**values)
-        .on_conflict_do_nothing(index_elements=["prescription_id"])
+        .on_conflict_do_nothing(index_elements=["prescription_id"], index_where=text("ended_at IS NULL"))
         .returning(Fulfilment.id)
     )
-    return (await session.execute(statement)).scalar_one_or_none() is not None
+    async with session.begin_nested():
+        return (await session.execute(statement)).scalar_one_or_none() is not None
 
 
 async def fulfilment_of(session: AsyncSession, prescription_id: int) -> Fulfilment | None:
     return await session.scalar(
         select(Fulfilment)
-        .where(Fulfilment.prescription_id == prescription_id)
+        .where(Fulfilment.prescription_id == prescription_id, Fulfilment.ended_at.is_(None))
         .execution_options(populate_existing=True)
     )
 
@@ -365,6 +425,7 @@ async def fulfilment_by_code(session: AsyncSession, pharmacy_id: int, code: str)
             Fulfilment.pharmacy_id == pharmacy_id,
             Fulfilment.pickup_code == code,
             Fulfilment.pickup_used_at.is_(None),
+            Fulfilment.ended_at.is_(None),
         )
     )
 
@@ -381,7 +442,7 @@ async def use_pickup_code(session: AsyncSession, fulfilment_id: int, at: datetim
 async def fulfilment_by_tracking(session: AsyncSession, tracking_id: str) -> Fulfilment | None:
     return await session.scalar(
         select(Fulfilment)
-        .where(Fulfilment.tracking_id == tracking_id)
+        .where(Fulfilment.tracking_id == tracking_id, Fulfilment.ended_at.is_(None))
         .execution_options(populate_existing=True)
     )
 

@@ -249,6 +249,7 @@ class PrescriptionOut(BaseModel):
     created_at: datetime
     fulfilment: FulfilmentOut | None
     dispense: DispenseOut | None
+    paid_at: datetime | None = None
 
 
 class QueueItemOut(BaseModel):

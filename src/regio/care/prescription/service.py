@@ -12,6 +12,8 @@ verified on every read, and a pharmacist cannot approve one that no longer verif
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,7 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from regio.care.consultation.enums import Status as ConsultationStatus
@@ -79,6 +83,10 @@ log = logging.getLogger("regio.prescription")
 # A prescription may be written while the consultation runs and after it ends.
 PRESCRIBABLE = frozenset({ConsultationStatus.in_progress.value, ConsultationStatus.completed.value})
 MAX_LIST = 200
+MAX_STATISTICS_DAYS = 366
+# A courier's clock may be a little ahead; an event far in the future would freeze a delivery.
+COURIER_CLOCK_SKEW = timedelta(minutes=10)
+COURIER_EVENT_MAX_AGE = timedelta(days=30)
 TOPIC_NOTICE = "care.prescription.notice"
 TOPIC_SHIP = "care.prescription.ship"
 TOPIC_OVERDUE = "care.prescription.review_overdue"
@@ -352,6 +360,7 @@ def _target(row: Prescription | Consultation, pharmacy_id: int | None = None) ->
         hospital_id=row.hospital_id,
         patient_id=row.patient_id,
         pharmacy_id=pharmacy_id,
+        signed=not isinstance(row, Prescription) or row.signed_at is not None,
     )
 
 
@@ -438,46 +447,70 @@ async def key_status(*, session: AsyncSession, principal: Principal) -> KeyOut:
     return _key_view(await repository.active_key(session, doctor_id))
 
 
+def _pepper(settings: Settings) -> bytes:
+    """The server-held half of the signing key's wrapping: see signing._wrapping_key."""
+    return hmac.new(
+        settings.data_key.encode("utf-8"), b"regio prescription signing pepper", hashlib.sha256
+    ).digest()
+
+
 async def _open_with_pin(
-    session: AsyncSession, principal: Principal, key: SigningKey, pin: str, document: object
+    session: AsyncSession,
+    principal: Principal,
+    key: SigningKey,
+    pin: str,
+    document: object,
+    settings: Settings,
 ) -> bytes:
-    """Signs with the doctor's key; a wrong PIN is counted in its own transaction, so that the
-    refusal that follows cannot roll the count back, and locks signing after repeated failures."""
-    locked = _aware(key.locked_until)
-    if locked is not None and locked > utcnow():
-        raise errors.SigningLocked(until=locked.isoformat(timespec="minutes"))
-    owner = f"doctor:{key.doctor_id}"
+    """Signs with the doctor's key, at most MAX_PIN_FAILURES tries per lock period.
+
+    Each try is counted before the PIN is tested, by one conditional UPDATE, so tries sent in parallel
+    cannot all slip in before the count catches up; a wrong PIN keeps its count, a right one resets it
+    (in the caller's transaction).
+    """
+    key_pk, key_id, owner, sealed = key.id, key.key_id, f"doctor:{key.doctor_id}", _sealed(key)
+    if session.in_transaction():
+        await session.commit()
+    now = utcnow()
+    locked: datetime | None = None
+    async with write_transaction(session):
+        attempt = await repository.reserve_pin_attempt(session, key_pk, now=now)
+        if attempt is None or attempt > policies.MAX_PIN_FAILURES:
+            locked = await repository.lock_key(
+                session, key_pk, until=now + timedelta(minutes=policies.PIN_LOCK_MINUTES), now=now
+            )
+    if attempt is None or locked is not None:
+        until = _aware(locked) or now
+        raise errors.SigningLocked(until=until.isoformat(timespec="minutes"))
     try:
         # scrypt takes a tenth of a second on purpose: off the event loop.
-        return await asyncio.to_thread(signing.sign, _sealed(key), pin, owner=owner, document=document)
+        return await asyncio.to_thread(
+            signing.sign, sealed, pin, owner=owner, document=document, pepper=_pepper(settings)
+        )
     except signing.WrongPin:
         pass
-    key_pk, key_id, failures = key.id, key.key_id, key.failed_attempts + 1
-    if session.in_transaction():
-        await session.rollback()
     locked_until = (
-        utcnow() + timedelta(minutes=policies.PIN_LOCK_MINUTES)
-        if failures >= policies.MAX_PIN_FAILURES
-        else None
+        now + timedelta(minutes=policies.PIN_LOCK_MINUTES) if attempt >= policies.MAX_PIN_FAILURES else None
     )
     async with write_transaction(session):
-        await repository.set_key_failures(
-            session, key_pk, failed_attempts=0 if locked_until else failures, locked_until=locked_until
-        )
+        if locked_until is not None:
+            await repository.lock_key(session, key_pk, until=locked_until)
         await audit.record(
             session,
             principal,
             "prescription.signing_pin_wrong",
             object_type="signing_key",
             object_id=key_id,
-            details={"failures": failures, "locked": locked_until is not None},
+            details={"failures": attempt, "locked": locked_until is not None},
         )
     if locked_until is not None:
         raise errors.SigningLocked(until=locked_until.isoformat(timespec="minutes"))
-    raise errors.SigningPinWrong(attempts_left=policies.MAX_PIN_FAILURES - failures)
+    raise errors.SigningPinWrong(attempts_left=policies.MAX_PIN_FAILURES - attempt)
 
 
-async def create_key(*, session: AsyncSession, principal: Principal, data: KeyIn) -> KeyOut:
+async def create_key(
+    *, session: AsyncSession, principal: Principal, data: KeyIn, settings: Settings
+) -> KeyOut:
     """Makes the doctor's signing key; replacing one needs the current PIN (the platform cannot)."""
     doctor_id = await _own_doctor(session, principal)
     try:
@@ -488,10 +521,31 @@ async def create_key(*, session: AsyncSession, principal: Principal, data: KeyIn
     if current is not None:
         if data.current_pin is None:
             raise errors.SigningKeyExists()
-        await _open_with_pin(session, principal, current, data.current_pin, {"purpose": "replace-key"})
-    sealed = await asyncio.to_thread(signing.new_key, data.pin, owner=f"doctor:{doctor_id}")
+        await _open_with_pin(
+            session, principal, current, data.current_pin, {"purpose": "replace-key"}, settings
+        )
+    sealed = await asyncio.to_thread(
+        signing.new_key, data.pin, owner=f"doctor:{doctor_id}", pepper=_pepper(settings)
+    )
+    try:
+        await _store_key(session, principal, doctor_id=doctor_id, current=current, sealed=sealed)
+    except IntegrityError:
+        # Two set-ups at once: the one-active-key index let the first win.
+        raise errors.SigningKeyExists() from None
+    return _key_view(await repository.active_key(session, doctor_id))
+
+
+async def _store_key(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    doctor_id: int,
+    current: SigningKey | None,
+    sealed: signing.SealedKey,
+) -> None:
+    current_pk, current_key_id = (current.id, current.key_id) if current else (None, None)
     async with write_transaction(session):
-        if current is not None and not await repository.revoke_key(session, current.id, utcnow()):
+        if current_pk is not None and not await repository.revoke_key(session, current_pk, utcnow()):
             raise errors.SigningKeyExists()
         session.add(
             SigningKey(
@@ -512,9 +566,8 @@ async def create_key(*, session: AsyncSession, principal: Principal, data: KeyIn
             "prescription.signing_key_created",
             object_type="signing_key",
             object_id=sealed.key_id,
-            details={"doctor_id": doctor_id, "replaced": current.key_id if current else None},
+            details={"doctor_id": doctor_id, "replaced": current_key_id},
         )
-    return _key_view(await repository.active_key(session, doctor_id))
 
 
 # ---- the signed document -------------------------------------------------------------------------
@@ -684,7 +737,12 @@ async def _view(
         reviewed_at=row.reviewed_at,
         review_note=row.review_note,
         created_at=row.created_at,
-        fulfilment=await _fulfilment_view(session, fulfilment, show_code=is_patient) if fulfilment else None,
+        fulfilment=await _fulfilment_view(
+            session, fulfilment, show_code=is_patient and row.paid_at is not None
+        )
+        if fulfilment
+        else None,
+        paid_at=row.paid_at,
         dispense=DispenseOut(
             pharmacy_id=dispense.pharmacy_id,
             method=dispense.method,
@@ -891,21 +949,40 @@ async def repeat(
 ) -> PrescriptionOut:
     """续方: a new draft in a new consultation from an earlier approved prescription for a chronic
     disease of the same patient; the doctor still checks and signs it personally."""
-    earlier = await _prescription(session, prescription_id)
     consultation = await _prescribable_consultation(session, principal, consultation_id)
-    if earlier.patient_id != consultation.patient_id:
-        raise errors.RepeatNotAllowed(reason="another patient", reason_zh="不是同一患者")
+    earlier = await repository.get(session, prescription_id)
+    # Another hospital's or another patient's prescription is not shown to exist at all.
+    if (
+        earlier is None
+        or earlier.patient_id != consultation.patient_id
+        or earlier.hospital_id != consultation.hospital_id
+    ):
+        raise errors.PrescriptionNotFound(prescription_id=prescription_id)
+    await audit.record(
+        session,
+        principal,
+        "prescription.read_for_repeat",
+        object_type="prescription",
+        object_id=earlier.id,
+        details={"consultation_id": consultation_id},
+    )
     if earlier.status not in (Status.approved.value, Status.dispensed.value):
         raise errors.RepeatNotAllowed(reason="not approved", reason_zh="原处方未审核通过")
     chronic = {catalog.icd10_category(code) for code in earlier.diagnoses} & catalog.CHRONIC_CATEGORIES
     if not chronic:
         raise errors.RepeatNotAllowed(reason="no chronic disease diagnosed", reason_zh="原处方无慢性病诊断")
-    data = PrescriptionIn(
-        kind="long_term" if earlier.kind == "long_term" else "ordinary",
-        lines=[LineIn(**line) for line in earlier.lines],
-        patient=PatientFactsIn(**earlier.patient_facts),
-        note=earlier.note,
-    )
+    try:
+        data = PrescriptionIn(
+            kind="long_term" if earlier.kind == "long_term" else "ordinary",
+            lines=[LineIn(**line) for line in earlier.lines],
+            patient=PatientFactsIn(**earlier.patient_facts),
+            note=earlier.note,
+        )
+    except ValidationError:
+        # Written under older rules than today's: the doctor writes it afresh instead.
+        raise errors.RepeatNotAllowed(
+            reason="written under older rules", reason_zh="原处方格式已过时"
+        ) from None
     if session.in_transaction():
         await session.commit()
     return await create(
@@ -961,7 +1038,7 @@ async def sign(
     # What the UPDATE below stores, signed before it is stored: the same function rebuilds it on reads.
     document = {**signed_document(row), "overrides": kept, "key_id": key.key_id, "signed_at": now.isoformat()}
     key_pk, key_id = key.id, key.key_id  # the commit below expires the loaded row
-    signature = await _open_with_pin(session, principal, key, pin, document)
+    signature = await _open_with_pin(session, principal, key, pin, document, settings)
     if session.in_transaction():
         await session.commit()
     async with write_transaction(session):
@@ -1294,6 +1371,10 @@ async def _review_step(
             keys = await repository.keys_by_id(session, [row.key_id] if row.key_id else [])
             if not _signature_valid(row, keys):
                 raise errors.SignatureInvalid()
+        if step in ("claim", "approve", "reject", "return"):
+            doctor_user, _ = await _parties(session, row)
+            if doctor_user is not None and doctor_user == principal.user_id:
+                raise errors.OwnPrescription()
         if not await repository.change_status(
             session,
             row.id,
@@ -1435,6 +1516,8 @@ async def statistics(
     """Per-doctor prescribing figures, for the hospital's quality officers only; each read audited."""
     if not policies.may(principal, Action.statistics, Target(hospital_id=hospital_id)):
         raise errors.StatisticsForbidden()
+    if to_date < from_date or (to_date - from_date).days > MAX_STATISTICS_DAYS:
+        raise errors.StatisticsRange(max_days=MAX_STATISTICS_DAYS)
     start = datetime(from_date.year, from_date.month, from_date.day, tzinfo=records_policies.SHANGHAI)
     end = datetime(to_date.year, to_date.month, to_date.day, tzinfo=records_policies.SHANGHAI) + timedelta(
         days=1
@@ -1513,6 +1596,9 @@ async def pharmacies_for(
             _pharmacy_view(p, has_stock=all(stock.get((p.id, code), 0) >= n for code, n in needed.items()))
             for p in found
         ]
+        await audit.record(
+            session, principal, "prescription.pharmacies_read", object_type="prescription", object_id=row.id
+        )
     return sorted(views, key=lambda view: (not view.has_stock, view.kind != "hospital", view.id))
 
 
@@ -1561,25 +1647,31 @@ async def choose_fulfilment(
         if short:
             raise errors.OutOfStock(drugs="、".join(short))
         delivery = data.method == Method.delivery.value
-        added = await repository.add_fulfilment(
-            session,
-            {
-                "prescription_id": row.id,
-                "pharmacy_id": pharmacy.id,
-                "method": data.method,
-                "pickup_code": None if delivery else policies.new_pickup_code(),
-                "recipient_name": data.recipient_name,
-                "recipient_phone": data.recipient_phone,
-                "address": data.address,
-                "cold_chain": cold,
-                "delivery_status": Delivery.requested.value if delivery else None,
-                "created_by_user_id": principal.user_id,
-                "created_at": utcnow(),
-            },
-        )
+        values = {
+            "prescription_id": row.id,
+            "pharmacy_id": pharmacy.id,
+            "method": data.method,
+            "pickup_code": None if delivery else policies.new_pickup_code(),
+            "recipient_name": data.recipient_name,
+            "recipient_phone": data.recipient_phone,
+            "address": data.address,
+            "cold_chain": cold,
+            "delivery_status": Delivery.requested.value if delivery else None,
+            "created_by_user_id": principal.user_id,
+            "created_at": utcnow(),
+        }
+        for _ in range(3):
+            try:
+                added = await repository.add_fulfilment(session, values)
+                break
+            except IntegrityError:
+                values["pickup_code"] = policies.new_pickup_code()  # that code is open there already
+        else:
+            raise RuntimeError("no free pickup code after three tries")
         if not added:
             raise errors.FulfilmentChosen()
-        if delivery:
+        if delivery and row.paid_at is not None:
+            # Paid already (a first delivery failed before pick-up): book the new one straight away.
             outbox.enqueue(session, TOPIC_SHIP, {"prescription_id": row.id})
         await audit.record(
             session,
@@ -1593,12 +1685,70 @@ async def choose_fulfilment(
     return view
 
 
+@dataclass(frozen=True, slots=True)
+class PayableFacts:
+    """What payment needs to price a prescription: where, which drugs, how many, how delivered."""
+
+    prescription_id: int
+    patient_id: int
+    hospital_id: int
+    pharmacy_id: int
+    method: str
+    cold_chain: bool
+    diagnoses: list[str]
+    quantities: dict[str, int]  # drug code → units
+    insurance_classes: dict[str, str | None]
+    names: dict[str, str]
+
+
+async def payable(session: AsyncSession, *, prescription_id: int) -> PayableFacts | None:
+    """An approved prescription with its pharmacy chosen and not yet paid; None otherwise (for payment)."""
+    row = await repository.get(session, prescription_id)
+    if row is None or row.status != Status.approved.value or row.paid_at is not None:
+        return None
+    fulfilment = await repository.fulfilment_of(session, prescription_id)
+    if fulfilment is None:
+        return None
+    table = await _catalog(session)
+    quantities = _needed(row)
+    return PayableFacts(
+        prescription_id=row.id,
+        patient_id=row.patient_id,
+        hospital_id=row.hospital_id,
+        pharmacy_id=fulfilment.pharmacy_id,
+        method=fulfilment.method,
+        cold_chain=fulfilment.cold_chain,
+        diagnoses=list(row.diagnoses),
+        quantities=quantities,
+        insurance_classes={
+            code: table[code].insurance_class if code in table else None for code in quantities
+        },
+        names={code: table[code].name_zh if code in table else code for code in quantities},
+    )
+
+
+async def mark_paid(session: AsyncSession, *, prescription_id: int, principal: Principal = SYSTEM) -> bool:
+    """Payment's call, inside its own transaction: the drugs are paid for, so the pickup code shows and a
+    delivery is booked. Once only; False when it was paid already or is no longer approved."""
+    now = utcnow()
+    row = await _prescription(session, prescription_id)
+    if not await repository.set_paid(session, prescription_id, at=now):
+        return False
+    fulfilment = await repository.fulfilment_of(session, prescription_id)
+    if fulfilment is not None and fulfilment.method == Method.delivery.value:
+        outbox.enqueue(session, TOPIC_SHIP, {"prescription_id": prescription_id})
+    await audit.record(session, principal, "prescription.paid", object_type="prescription", object_id=row.id)
+    return True
+
+
 async def book_shipment(*, db: Database, prescription_id: int, courier: Courier) -> str | None:
     """The outbox's work after a delivery was chosen: book the courier (retried until it answers)."""
     async with db.sessionmaker() as session:
         fulfilment = await repository.fulfilment_of(session, prescription_id)
         if fulfilment is None or fulfilment.tracking_id is not None:
             return fulfilment.tracking_id if fulfilment else None
+        if (await _prescription(session, prescription_id)).paid_at is None:
+            raise errors.PaymentRequired()  # never shipped unpaid, even if a message says so
         pharmacy = await repository.pharmacy(session, fulfilment.pharmacy_id)
         assert pharmacy is not None
         row = await _prescription(session, prescription_id)
@@ -1616,7 +1766,11 @@ async def book_shipment(*, db: Database, prescription_id: int, courier: Courier)
         await session.commit()
         tracking = await courier.create_shipment(request)
         async with write_transaction(session):
-            await repository.set_tracking(session, fulfilment.id, courier=courier.name, tracking_id=tracking)
+            if not await repository.set_tracking(
+                session, fulfilment.id, courier=courier.name, tracking_id=tracking
+            ):
+                # Another worker stored its booking first; the courier's idempotency key made it the same parcel.
+                return (await repository.fulfilment_of(session, prescription_id) or fulfilment).tracking_id
             await audit.record(
                 session,
                 SYSTEM,
@@ -1677,6 +1831,11 @@ async def pickup(
         row = await _prescription(session, fulfilment.prescription_id)
         if row.status != Status.approved.value:
             raise errors.NotApproved(status=STATUS_LABELS[Status(row.status)][0])
+        if row.paid_at is None:
+            raise errors.PaymentRequired()
+        keys = await repository.keys_by_id(session, [row.key_id] if row.key_id else [])
+        if not _signature_valid(row, keys):
+            raise errors.SignatureInvalid()
         if not await repository.use_pickup_code(session, fulfilment.id, utcnow()):
             raise errors.PickupCodeInvalid()
         await _dispense(session, principal, row, fulfilment)
@@ -1720,7 +1879,16 @@ def _parse_event(body: bytes) -> tuple[str, str, Delivery, datetime]:
         raise errors.BadCourierEvent(problem="occurred_at must be an ISO 8601 time") from None
     if moment.tzinfo is None:
         raise errors.BadCourierEvent(problem="occurred_at needs a time zone")
-    return str(event_id), str(tracking), Delivery(str(status)), moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise errors.BadCourierEvent(problem="occurred_at is out of range") from None
+    now = utcnow()
+    if not now - COURIER_EVENT_MAX_AGE <= moment <= now + COURIER_CLOCK_SKEW:
+        raise errors.BadCourierEvent(
+            problem="occurred_at must be within the last 30 days and not in the future"
+        )
+    return str(event_id), str(tracking), Delivery(str(status)), moment
 
 
 async def courier_event(
@@ -1738,7 +1906,8 @@ async def courier_event(
             raise
         event_id, tracking, status, occurred = _parse_event(body)
         fulfilment = await repository.fulfilment_by_tracking(session, tracking)
-        if fulfilment is None:
+        # A courier reports only on its own shipments: the name in the address must be the booking's.
+        if fulfilment is None or fulfilment.courier != courier_name:
             raise errors.UnknownShipment(tracking_id=tracking)
         fresh = await repository.add_courier_event(
             session,
@@ -1766,6 +1935,12 @@ async def courier_event(
             return {"applied": False, "reason": "stale"}
         await repository.mark_event_applied(session, courier_name, event_id)
         row = await _prescription(session, fulfilment.prescription_id)
+        if status is Delivery.failed and await repository.dispense_of(session, row.id) is None:
+            # The parcel never left the pharmacy: its units go back on the shelf, and the patient may
+            # choose again (the paid order stands).
+            for code, quantity in _needed(row).items():
+                await repository.return_stock(session, fulfilment.pharmacy_id, code, quantity)
+            await repository.end_fulfilment(session, fulfilment.id, at=utcnow())
         if DELIVERY_ORDER[status] >= DELIVERY_ORDER[Delivery.picked_up] and status is not Delivery.failed:
             await _dispense(session, SYSTEM, row, fulfilment)
         await audit.record(

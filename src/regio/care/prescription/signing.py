@@ -9,6 +9,7 @@ key can re-check the prescription, and any change after signing breaks the signa
 from __future__ import annotations
 
 import hashlib
+import hmac
 import itertools
 import math
 import os
@@ -277,9 +278,14 @@ def _check_n(n: int) -> None:
         raise ValueError(f"scrypt n must be a power of two between 2**10 and 2**20, not {n}")
 
 
-def _wrapping_key(pin: str, salt: bytes, kdf: str) -> bytes:
+def _wrapping_key(pin: str, salt: bytes, kdf: str, pepper: bytes) -> bytes:
     n, r, p = _parse_kdf(kdf)
-    return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(_normalise_pin(pin).encode("utf-8"))
+    stretched = Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(_normalise_pin(pin).encode("utf-8"))
+    if not pepper:
+        return stretched
+    # A server-held secret mixed in after scrypt: a copy of the database alone is not enough to try
+    # every 6-digit PIN offline; the PIN is still needed, so the server alone cannot sign either.
+    return hmac.new(pepper, stretched, hashlib.sha256).digest()
 
 
 def _associated_data(key_id: str, owner: str) -> bytes:
@@ -292,7 +298,7 @@ def _check_owner(owner: str) -> None:
         raise ValueError("owner must name who the key belongs to, e.g. 'doctor:42'")
 
 
-def new_key(pin: str, *, owner: str, scrypt_n: int | None = None) -> SealedKey:
+def new_key(pin: str, *, owner: str, scrypt_n: int | None = None, pepper: bytes = b"") -> SealedKey:
     """A fresh Ed25519 key pair for `owner` (e.g. "doctor:42"), its private half sealed under `pin`."""
     validate_pin(pin)
     _check_owner(owner)
@@ -304,7 +310,7 @@ def new_key(pin: str, *, owner: str, scrypt_n: int | None = None) -> SealedKey:
     key_id = key_id_for(public_key)
     salt = os.urandom(_SALT_BYTES)
     nonce = os.urandom(_NONCE_BYTES)
-    sealed = AESGCM(_wrapping_key(pin, salt, kdf)).encrypt(
+    sealed = AESGCM(_wrapping_key(pin, salt, kdf, pepper)).encrypt(
         nonce, private.private_bytes_raw(), _associated_data(key_id, owner)
     )
     return SealedKey(
@@ -317,7 +323,7 @@ def new_key(pin: str, *, owner: str, scrypt_n: int | None = None) -> SealedKey:
     )
 
 
-def sign(sealed: SealedKey, pin: str, *, owner: str, document: object) -> bytes:
+def sign(sealed: SealedKey, pin: str, *, owner: str, document: object, pepper: bytes = b"") -> bytes:
     """The 64-byte Ed25519 signature of canonical_json(document), made with the key `pin` opens.
 
     Raises WrongPin if the PIN is wrong or the key was sealed for another owner. The opened private key
@@ -325,7 +331,7 @@ def sign(sealed: SealedKey, pin: str, *, owner: str, document: object) -> bytes:
     """
     _check_owner(owner)
     message = canonical_json(document)  # refuse an unsignable document before spending the KDF time
-    aead = AESGCM(_wrapping_key(pin, sealed.salt, sealed.kdf))
+    aead = AESGCM(_wrapping_key(pin, sealed.salt, sealed.kdf, pepper))
     try:
         raw = aead.decrypt(sealed.nonce, sealed.sealed_private_key, _associated_data(sealed.key_id, owner))
     except InvalidTag:
