@@ -314,6 +314,7 @@ def _include_routers(app: FastAPI) -> None:
     from regio.care.patients import api as patients_api
     from regio.care.patients import pages as patients_pages
     from regio.care.payment import api as payment_api
+    from regio.care.payment import pages as payment_pages
     from regio.care.prescription import api as prescription_api
     from regio.care.prescription import pages as prescription_pages
     from regio.care.records import api as records_api
@@ -364,6 +365,7 @@ def _include_routers(app: FastAPI) -> None:
         records_pages,
         prescription_api,
         payment_api,
+        payment_pages,
         prescription_pages,
         reports_api,
         reports_pages,

@@ -36,14 +36,22 @@ from regio.core.templating import render
 router = APIRouter(tags=["payment pages"], include_in_schema=False)
 
 # The regions whose policies ship with Regio; any other adcode may still be typed in.
-REGIONS = (("330000", ("浙江省", "Zhejiang")), ("350000", ("福建省", "Fujian")), ("110000", ("北京市", "Beijing")))
+REGIONS = (
+    ("330000", ("浙江省", "Zhejiang")),
+    ("350000", ("福建省", "Fujian")),
+    ("110000", ("北京市", "Beijing")),
+)
 SCHEMES = {"employee": ("职工医保", "Employee scheme"), "resident": ("居民医保", "Resident scheme")}
 VISIT_TYPES = {"follow_up": ("复诊", "Follow-up visit"), "first_visit": ("首诊", "First visit")}
 KIND_LABELS = {
     OrderKind.consultation.value: ("问诊费", "Consultation"),
     OrderKind.prescription.value: ("药费", "Drugs"),
 }
-ITEM_KINDS = {"consultation": ("诊察费", "Consultation"), "drug": ("药品", "Drug"), "delivery": ("配送", "Delivery")}
+ITEM_KINDS = {
+    "consultation": ("诊察费", "Consultation"),
+    "drug": ("药品", "Drug"),
+    "delivery": ("配送", "Delivery"),
+}
 # Badge colours by status: what still needs the patient stands out.
 STATUS_TONES = {
     OrderStatus.pending.value: "warn",
@@ -62,7 +70,9 @@ Notice = Annotated[str, Query(max_length=20)]
 OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 VisitType = Annotated[str, Query(pattern=r"^(follow_up|first_visit)$")]
 # "none" is the patient's answer "not a chronic-disease visit"; empty means not asked yet.
-Condition = Annotated[str, Query(pattern=r"^(none|[A-Za-z][0-9]{2}(\.[0-9A-Za-z]{1,4})?|[a-z][a-z0-9_]{1,31})?$")]
+Condition = Annotated[
+    str, Query(pattern=r"^(none|[A-Za-z][0-9]{2}(\.[0-9A-Za-z]{1,4})?|[a-z][a-z0-9_]{1,31})?$")
+]
 
 
 def yuan(fen: int | None) -> str:
@@ -174,7 +184,11 @@ async def new_order(
             "condition": chosen or "",
             "ask_condition": ask,
             "base_url": request.url.path
-            + (f"?appointment_id={appointment_id}" if appointment_id else f"?prescription_id={prescription_id}")
+            + (
+                f"?appointment_id={appointment_id}"
+                if appointment_id
+                else f"?prescription_id={prescription_id}"
+            )
             + (f"&visit_type={visit_type}" if appointment is not None else ""),
             **_labels(),
         },
@@ -277,14 +291,16 @@ async def insurance(
 ) -> Response:
     """My family's insurance enrolments: each person's region, scheme, chronic diseases and account."""
     bound = await patients_service.list_patients(session=session, settings=settings, principal=principal)
-    people = [
-        (item.patient, await _enrolment(session, principal, item.patient.id))
-        for item in bound
-    ]
+    people = [(item.patient, await _enrolment(session, principal, item.patient.id)) for item in bound]
     return render(
         request,
         "payment/insurance.html",
-        {"people": people, "known_regions": {code for code, _ in REGIONS}, "notice": NOTICES.get(notice), **_labels()},
+        {
+            "people": people,
+            "known_regions": {code for code, _ in REGIONS},
+            "notice": NOTICES.get(notice),
+            **_labels(),
+        },
     )
 
 

@@ -461,6 +461,19 @@ async def _price_and_split(
     return policy, settlement, row, seen
 
 
+async def _prescribed_condition(
+    session: AsyncSession, facts: prescription_service.PayableFacts
+) -> str | None:
+    """The diagnosis a prescription treats, as the insurer sees it: a registered chronic disease of the
+    patient's first, so its own terms apply; else the first diagnosis."""
+    row = await repository.enrolment(session, facts.patient_id)
+    registered = set(row.chronic_diseases) if row else set()
+    for code in facts.diagnoses:
+        if code[:3].upper() in registered:
+            return code
+    return facts.diagnoses[0] if facts.diagnoses else None
+
+
 async def create_order(
     *, session: AsyncSession, principal: Principal, data: OrderIn, settings: Settings
 ) -> OrderOut:
@@ -488,6 +501,7 @@ async def create_order(
             )
             items = await _items_for_appointment(session, appointment)
             expires_at = hold_ends
+            condition = data.condition
         else:
             assert data.prescription_id is not None
             facts = await prescription_service.payable(session, prescription_id=data.prescription_id)
@@ -504,13 +518,14 @@ async def create_order(
             )
             items = await _items_for_prescription(session, facts, settings)
             expires_at = now + timedelta(minutes=settings.payment_order_minutes)
+            condition = data.condition or await _prescribed_condition(session, facts)
         policy, settlement, row, _ = await _price_and_split(
             session,
             patient_id=patient_id,
             hospital_id=hospital_id,
             items=items,
             visit_type=data.visit_type,
-            condition=data.condition,
+            condition=condition,
             on=_today(),
         )
         order_id = await repository.add_order(
@@ -527,7 +542,7 @@ async def create_order(
                 "status": OrderStatus.pending.value,
                 "items": items,
                 "visit_type": data.visit_type,
-                "condition": data.condition,
+                "condition": condition,
                 "total_fen": settlement.total_fen,
                 "fund_fen": settlement.fund_fen,
                 "personal_account_fen": settlement.personal_account_fen,
