@@ -1,6 +1,6 @@
 """On a phone, the demo doctor writes amlodipine for 李秀英's hypertension, checks it and signs it with his
-PIN; the demo pharmacist claims and approves it; her son picks the hospital pharmacy and gets a pickup
-code with its QR code; the pharmacist enters the code and dispenses."""
+PIN; the demo pharmacist claims and approves it; her son picks the hospital pharmacy, pays for the drugs
+and gets a pickup code with its QR code; the pharmacist enters the code and dispenses."""
 
 from __future__ import annotations
 
@@ -102,6 +102,16 @@ async def _click_and_reload(page: Any, selector: str) -> None:
     await page.wait_for_load_state()
 
 
+async def _pay(page: Any) -> None:
+    """Taps 确认支付 on an order; what the insurer leaves to the patient is paid on the demo checkout."""
+    await page.click("#pay")
+    await page.wait_for_url(re.compile(r"/care/payments/\d+(/pay|\?notice=paid)$"))
+    if page.url.endswith("/pay"):
+        await page.click("#simulate")
+        await page.locator("#pay-done").wait_for(state="visible")
+    assert "支付成功" in await page.inner_text("#pay-result" if page.url.endswith("/pay") else "#notice")
+
+
 async def _fits_the_phone(page: Any) -> bool:
     """Nothing sticks out sideways on a 390 px screen."""
     return bool(await page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth"))
@@ -175,6 +185,15 @@ async def test_a_prescription_is_written_signed_reviewed_chosen_and_dispensed_on
     await phone.check("#method-pickup")
     assert await _fits_the_phone(phone)
     await _click_and_reload(phone, "#choose")
+    # the pickup code comes only once the drugs are paid for
+    assert await phone.locator("#pickup-code").count() == 0
+    assert "支付药费后" in await phone.inner_text("#payment-due")
+    await phone.click("#to-pay")
+    await phone.wait_for_url(re.compile(r"/care/payments/\d+(\?.*)?$"))
+    assert "统筹基金" in await phone.inner_text("#split")
+    assert await phone.locator("#items tr.item[data-kind='drug']").count() == 1
+    await _pay(phone)
+    await _click_and_reload(phone, "#to-prescription")
     code = (await phone.inner_text("#pickup-code")).strip()
     assert re.fullmatch(r"\d{8}", code), code
     qr_width = await _image_width(phone, "#pickup-qr")

@@ -11,7 +11,17 @@ from regio.core.db import Database
 from regio.web.pages import tiles_for
 from tests.factories import make_user, token_headers
 
-PATIENT = {"triage", "booking", "quick", "consultations", "records", "reports", "scales"}
+PATIENT = {
+    "triage",
+    "booking",
+    "quick",
+    "consultations",
+    "records",
+    "reports",
+    "scales",
+    "orders",
+    "insurance",
+}
 DOCTOR = {"workbench", "alerts"}
 PHARMACIST = {"review", "pickup"}
 RISK = {"dashboard", "report", "events", "spillover", "map"}

@@ -57,6 +57,18 @@ PATIENT_TILES = (
         ("我的处方", "My prescriptions"),
         ("取药与配送", "Pickup and delivery"),
     ),
+    Tile(
+        "orders",
+        "/care/payments",
+        ("我的订单", "My orders"),
+        ("支付、医保结算与退款", "Payments and refunds"),
+    ),
+    Tile(
+        "insurance",
+        "/care/insurance",
+        ("医保信息", "Insurance"),
+        ("参保地、险种、慢特病", "Region, scheme, chronic"),
+    ),
     Tile("scales", "/care/scales", ("心理测评", "Mental health check"), ("PHQ-9 · GAD-7", "PHQ-9 · GAD-7")),
     Tile("me", "/me", ("就诊人", "Patients"), ("本人及家人", "You and your family")),
 )
