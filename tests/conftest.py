@@ -126,6 +126,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         data_key="test-data-key-" + "y" * 32,
         webhook_secret="test-webhook-secret-" + "z" * 32,
         login_max_failures=5,
+        # Most tests confirm holds directly; payment's tests turn this off and pay.
+        booking_confirm_without_payment=True,
     )
 
 
@@ -167,6 +169,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "REGIO_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'regio.sqlite3'}",
         "REGIO_ENVIRONMENT": "test",
         "REGIO_BASE_URL": f"http://127.0.0.1:{port}",
+        # Browser tests set up consultations by confirming holds; the payment journey pays instead.
+        "REGIO_BOOKING_CONFIRM_WITHOUT_PAYMENT": "true",
     }
     subprocess.run([BIN / "regio", "db", "upgrade"], env=env, check=True, capture_output=True)
     subprocess.run([BIN / "regio", "demo", "load"], env=env, check=True, capture_output=True)

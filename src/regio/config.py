@@ -124,6 +124,13 @@ class Settings(BaseSettings):
     booking_waitlist_offer_minutes: int = Field(
         default=10, ge=1, description="How long a freed place offered to the first waiting patient is held."
     )
+    booking_confirm_without_payment: bool = Field(
+        default=False,
+        description=(
+            "Let a patient confirm a hold that has a fee without paying online (a hospital that collects at "
+            "the desk); off, such a hold is confirmed by paying."
+        ),
+    )
     booking_expire_interval_seconds: float = Field(
         default=15.0, gt=0, description="How often holds are expired."
     )
@@ -160,6 +167,12 @@ class Settings(BaseSettings):
     prescription_jobs_interval_seconds: float = Field(
         default=30.0, gt=0, description="How often overdue reviews are flagged."
     )
+    courier_secret: str = Field(
+        default="",
+        description=(
+            "HMAC key shared with the courier alone; required with REGIO_COURIER_URL outside development."
+        ),
+    )
     courier_url: str = Field(
         default="",
         description=(
@@ -174,6 +187,13 @@ class Settings(BaseSettings):
         description=(
             "The payment gateway's HTTPS base URL (signed JSON); empty on a laptop, where an in-memory "
             "gateway and a local payment page stand in."
+        ),
+    )
+    payment_gateway_secret: str = Field(
+        default="",
+        description=(
+            "HMAC key shared with the payment gateway alone (its requests and notifications); required "
+            "with REGIO_PAYMENT_GATEWAY_URL outside development, so no other webhook partner can sign a payment."
         ),
     )
     payment_order_minutes: int = Field(
@@ -250,6 +270,16 @@ class Settings(BaseSettings):
                     raise ValueError(
                         f"REGIO_{name.upper()} must be set to a random value of at least 32 "
                         f"characters when REGIO_ENVIRONMENT={self.environment}"
+                    )
+            for url_name, secret_name in (
+                ("payment_gateway_url", "payment_gateway_secret"),
+                ("courier_url", "courier_secret"),
+            ):
+                secret = getattr(self, secret_name)
+                if getattr(self, url_name) and (len(secret) < 32 or secret == self.webhook_secret):
+                    raise ValueError(
+                        f"REGIO_{secret_name.upper()} must be its own random value of at least 32 characters "
+                        f"when REGIO_{url_name.upper()} is set"
                     )
             if not self.cookie_secure:
                 # A session cookie sent over plain HTTP can be read off the wire and replayed.

@@ -142,16 +142,18 @@ async def test_refunds_in_parts_never_give_back_more_than_each_share_paid(
     held = await make_held()
     await enrol(db, held.patient.patient_id, chronic=["I10"], account=100)
     order = await order_for(db, settings, held, condition="I10")
-    paid = await pay(db, settings, held, order.id, gateways.MemoryGateway())
-    if paid.status != "paid":
-        async with db.session() as session:
-            paid = await service.simulate_payment(
-                session=session,
-                principal=held.patient.principal,
-                order_id=order.id,
-                settings=settings,
-                gateway=gateways.MemoryGateway(),
-            )
+    gateway = gateways.MemoryGateway()
+    started = await pay(db, settings, held, order.id, gateway)
+    assert started.status == "pending" and started.out_of_pocket_fen > 0  # the account holds only 1 yuan
+    async with db.session() as session:
+        paid = await service.simulate_payment(
+            session=session,
+            principal=held.patient.principal,
+            order_id=order.id,
+            settings=settings,
+            gateway=gateway,
+        )
+    assert paid.status == "paid" and paid.fund_fen > 0 and paid.personal_account_fen == 100
     staff = await make_user(
         db, roles=[RoleGrant(Role.hospital_admin, ScopeKind.hospital, str(held.world.hospital_id))]
     )

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from regio.care.booking import service as booking_service
 from regio.care.payment import gateways, service
 from regio.care.payment.pages import chronic_condition, yuan
-from regio.care.payment.schemas import EnrolmentIn, OrderIn, OrderOut
+from regio.care.payment.schemas import OrderIn, OrderOut
 from regio.config import Settings
 from regio.core.access import Role, RoleGrant, ScopeKind
 from regio.core.db import Database
@@ -55,18 +55,10 @@ async def _held(db: Database, settings: Settings, world: World, patient: Patient
 async def _enrol(
     db: Database, patient: PatientUser, *, chronic: list[str], account_fen: int, scheme: str = "employee"
 ) -> None:
-    async with db.session() as session:
-        await service.save_enrolment(
-            session=session,
-            principal=patient.principal,
-            patient_id=patient.patient_id,
-            data=EnrolmentIn(
-                region_adcode="330000",
-                scheme=scheme,
-                chronic_diseases=chronic,
-                personal_account_fen=account_fen,
-            ),
-        )
+    """The insurer's record of the patient (the balance is the insurer's figure, not the patient's)."""
+    from tests.care.payment.conftest import enrol
+
+    await enrol(db, patient.patient_id, scheme=scheme, chronic=chronic, account=account_fen)
 
 
 async def _order(db: Database, settings: Settings, patient: PatientUser, appointment_id: int) -> OrderOut:
@@ -292,7 +284,8 @@ async def test_the_family_insurance_page_shows_each_person_with_a_form_in_yuan(
     await _enrol(db, patient, chronic=["I10", "E11"], account_fen=92_000)
     page = await client.get("/care/insurance", headers=headers)
     assert f'data-patient-id="{patient.patient_id}" data-enrolled="1"' in page.text
-    assert 'value="E11,I10"' in page.text and 'value="920.00"' in page.text
+    assert 'value="I10,E11"' in page.text and "920.00" in page.text  # the balance is shown, not editable
+    assert 'name="account"' not in page.text
     assert '<option value="employee" selected>' in page.text and "职工医保" in page.text
     for code in ("350000", "110000", "other"):
         assert f'<option value="{code}"' in page.text

@@ -213,7 +213,11 @@ async def confirm_appointment(
         None,
         200,
         lambda scoped: service.confirm(
-            session=session, principal=principal, appointment_id=appointment_id, idempotency_request=scoped
+            session=session,
+            principal=principal,
+            appointment_id=appointment_id,
+            idempotency_request=scoped,
+            settings=request.app.state.settings,
         ),
     )
 

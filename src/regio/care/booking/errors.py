@@ -135,3 +135,9 @@ class NotYourDoctorRecord(Forbidden):
     code = "not_a_doctor"
     message_en = "Only a doctor linked to a registry record can do this."
     message_zh = "只有已关联执业记录的医生才能执行此操作。"
+
+
+class PaymentRequired(Conflict):
+    code = "payment_required"
+    message_en = "This booking has a fee: it is confirmed by paying (去支付)."
+    message_zh = "该预约需支付诊察费，支付后即确认预约。"

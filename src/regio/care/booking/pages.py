@@ -131,6 +131,7 @@ async def booking_home(
     notes = await service.notifications(session=session, principal=principal) if principal.user_id else []
     names = {item.patient.id: item.patient.name for item in patients}
     context = {
+        "confirm_without_payment": settings.booking_confirm_without_payment,
         "days": days,
         "chosen_day": chosen_day,
         "departments": departments,
@@ -173,10 +174,12 @@ async def book_slot(
 
 @router.post("/booking/appointments/{appointment_id}/confirm", dependencies=[CsrfForm])
 async def confirm_booking(
-    appointment_id: RecordId, session: SessionDep, principal: CurrentPrincipal
+    appointment_id: RecordId, session: SessionDep, settings: SettingsDep, principal: CurrentPrincipal
 ) -> Response:
     try:
-        await service.confirm(session=session, principal=principal, appointment_id=appointment_id)
+        await service.confirm(
+            session=session, principal=principal, appointment_id=appointment_id, settings=settings
+        )
     except DomainError as refusal:
         return _back("/booking", error=refusal)
     return _back("/booking", notice="confirmed")

@@ -609,9 +609,15 @@ async def confirm(
     appointment_id: int,
     idempotency_request: idempotency.IdempotentRequest | None = None,
     now: datetime | None = None,
+    settings: Settings | None = None,
 ) -> AppointmentOut:
-    """Turns the patient's hold into a confirmed booking while the hold lasts (payment will do this later)."""
-    await _appointment_for_patient_action(session, principal, appointment_id)
+    """Turns the patient's hold into a confirmed booking while the hold lasts. A hold with a fee is
+    confirmed by paying unless settings allow confirming without (a hospital that collects at the desk)."""
+    appointment = await _appointment_for_patient_action(session, principal, appointment_id)
+    if settings is not None and not settings.booking_confirm_without_payment:
+        found = await repository.get_slot_with_shift(session, appointment.slot_id)
+        if found is not None and found[1].fee_fen > 0:
+            raise errors.PaymentRequired(appointment_id=appointment_id)
     now = now or utcnow()
     async with write_transaction(session):
         await idempotency.claim(session, idempotency_request, now=now)

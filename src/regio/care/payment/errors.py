@@ -11,6 +11,18 @@ class OrderNotFound(NotFound):
     message_zh = "未找到您可查看的订单 {order_id}。"
 
 
+class NotYourPatient(NotFound):
+    code = "patient_not_found"
+    message_en = "Patient {patient_id} is not someone you act for."
+    message_zh = "就诊人 {patient_id} 不是您可代办的人。"
+
+
+class DateOutOfRange(InvalidInput):
+    code = "date_out_of_range"
+    message_en = "Choose a date between 2000 and 2100."
+    message_zh = "请选择 2000 年至 2100 年之间的日期。"
+
+
 class NothingToPay(NotFound):
     code = "nothing_to_pay"
     message_en = "There is nothing of yours to pay for here: {reason}"

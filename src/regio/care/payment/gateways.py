@@ -180,6 +180,11 @@ def notification_body(*, event_id: str, reference: str, status: str, amount_fen:
 _memory: dict[str, MemoryGateway] = {}
 
 
+def gateway_secret(settings: Settings) -> str:
+    """The gateway's own HMAC key; on a laptop, where there is none, the platform's webhook key."""
+    return settings.payment_gateway_secret or settings.webhook_secret
+
+
 def memory_gateway() -> MemoryGateway:
     return _memory.setdefault("memory", MemoryGateway())
 
@@ -189,7 +194,7 @@ def gateway_for(settings: Settings, environ: Mapping[str, str] | None = None) ->
     process; otherwise none (paying is refused rather than pretended)."""
     url = (environ.get(GATEWAY_URL_ENV, "") if environ is not None else settings.payment_gateway_url).strip()
     if url:
-        return HttpGateway(url, secret=settings.webhook_secret)
+        return HttpGateway(url, secret=gateway_secret(settings))
     if settings.environment in ("development", "test"):
         return memory_gateway()
     return UnconfiguredGateway()

@@ -89,13 +89,14 @@ async def enrolment(session: AsyncSession, patient_id: int) -> Enrolment | None:
 
 
 async def save_enrolment(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Inserts or updates an enrolment; the personal account balance is written only when given (the
+    insurer's figure), so a patient's edit of region, scheme or diseases never touches it. Switching to
+    the resident scheme, which has no account, empties it."""
     statement = _insert(session, Enrolment).values(**values)
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["patient_id"],
-            set_={name: statement.excluded[name] for name in values if name != "patient_id"},
-        )
-    )
+    changes = {name: statement.excluded[name] for name in values if name != "patient_id"}
+    if "personal_account_fen" not in values and values.get("scheme") == "resident":
+        changes["personal_account_fen"] = 0
+    await session.execute(statement.on_conflict_do_update(index_elements=["patient_id"], set_=changes))
 
 
 async def year_totals(session: AsyncSession, patient_id: int, year: int) -> InsuranceYear | None:
@@ -143,16 +144,14 @@ async def move_year(
 async def give_back_year(
     session: AsyncSession, patient_id: int, year: int, *, deductible_fen: int, fund_fen: int
 ) -> None:
-    """A reversed settlement or refund returns its share of the year's totals (never below zero)."""
-    row = await year_totals(session, patient_id, year)
-    if row is None:
-        return
+    """A reversed settlement or refund returns its share of the year's totals, subtracted in SQL so a
+    settlement landing at the same moment is not overwritten (the CHECK keeps them from going negative)."""
     await session.execute(
         update(InsuranceYear)
-        .where(InsuranceYear.id == row.id)
+        .where(InsuranceYear.patient_id == patient_id, InsuranceYear.year == year)
         .values(
-            deductible_used_fen=max(0, row.deductible_used_fen - deductible_fen),
-            fund_paid_fen=max(0, row.fund_paid_fen - fund_fen),
+            deductible_used_fen=InsuranceYear.deductible_used_fen - deductible_fen,
+            fund_paid_fen=InsuranceYear.fund_paid_fen - fund_fen,
         )
     )
 

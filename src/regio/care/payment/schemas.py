@@ -71,7 +71,6 @@ class EnrolmentIn(_Strict):
     chronic_diseases: list[Annotated[str, StringConstraints(pattern=r"^[A-Z][0-9]{2}$")]] = Field(
         default_factory=list, max_length=20
     )
-    personal_account_fen: int = Field(default=0, ge=0, le=MAX_FEN)
 
 
 class EnrolmentOut(BaseModel):
@@ -138,6 +137,8 @@ class OrderOut(BaseModel):
     insured: bool
     settled: bool
     pay_url: str | None
+    visit_type: str
+    condition: str | None
     expires_at: datetime
     paid_at: datetime | None
     created_at: datetime

@@ -11,6 +11,7 @@ prescription's drugs leave the pharmacy. A failed or lapsed payment gives the in
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import logging
@@ -29,7 +30,7 @@ from regio.care.patients import service as patients_service
 from regio.care.patients.models import Patient
 from regio.care.payment import errors, insurance, repository
 from regio.care.payment.enums import ORDER_LABELS, REFUNDABLE, OrderKind, OrderStatus, insurance_level
-from regio.care.payment.gateways import Gateway, notification_body
+from regio.care.payment.gateways import Gateway, gateway_secret, notification_body
 from regio.care.payment.models import Enrolment, Order
 from regio.care.payment.schemas import (
     EnrolmentIn,
@@ -99,9 +100,9 @@ async def _own_patient_id(session: AsyncSession, principal: Principal) -> int | 
 
 
 def _hospital_staff(principal: Principal, hospital_id: int) -> bool:
-    return principal.is_person and (
-        principal.has_role(Role.hospital_admin, ScopeKind.hospital, str(hospital_id))
-        or principal.has_role(Role.platform_admin)
+    """The hospital's own administrators: orders name the drugs a person takes, so not the platform's."""
+    return principal.is_person and principal.has_role(
+        Role.hospital_admin, ScopeKind.hospital, str(hospital_id)
     )
 
 
@@ -130,7 +131,7 @@ async def get_enrolment(
     *, session: AsyncSession, principal: Principal, patient_id: int
 ) -> EnrolmentOut | None:
     if patient_id not in await _actable(session, principal):
-        raise errors.NothingToPay(reason="not a person you act for", reason_zh="不是您可代办的就诊人")
+        raise errors.NotYourPatient(patient_id=patient_id)
     async with transaction(session):
         row = await repository.enrolment(session, patient_id)
         year = _today().year
@@ -146,9 +147,7 @@ async def save_enrolment(
 ) -> EnrolmentOut:
     """The patient records their insurance (the insurer confirms it at settlement in a real deployment)."""
     if patient_id not in await _actable(session, principal):
-        raise errors.NothingToPay(reason="not a person you act for", reason_zh="不是您可代办的就诊人")
-    if data.scheme == "resident" and data.personal_account_fen:
-        raise errors.InsuranceInputInvalid(problem="the resident scheme has no personal account")
+        raise errors.NotYourPatient(patient_id=patient_id)
     async with write_transaction(session):
         await repository.save_enrolment(
             session,
@@ -157,7 +156,6 @@ async def save_enrolment(
                 "region_adcode": data.region_adcode,
                 "scheme": data.scheme,
                 "chronic_diseases": sorted(set(data.chronic_diseases)),
-                "personal_account_fen": data.personal_account_fen,
                 "updated_by_user_id": principal.user_id,
                 "updated_at": utcnow(),
             },
@@ -253,7 +251,7 @@ async def preview(*, session: AsyncSession, principal: Principal, data: PreviewI
         raise Forbidden()
     patient_id = data.patient_id
     if patient_id is not None and patient_id not in await _actable(session, principal):
-        raise errors.NothingToPay(reason="not a person you act for", reason_zh="不是您可代办的就诊人")
+        raise errors.NotYourPatient(patient_id=patient_id)
     if patient_id is None and principal.has_role(Role.patient):
         patient_id = await _own_patient_id(session, principal)
     row = await repository.enrolment(session, patient_id) if patient_id is not None else None
@@ -339,6 +337,8 @@ def _order_view(row: Order, refunds: Sequence[Any]) -> OrderOut:
         insured=bool(stored.get("insured")),
         settled=row.settled_at is not None,
         pay_url=row.pay_url,
+        visit_type=row.visit_type,
+        condition=row.condition,
         expires_at=row.expires_at,
         paid_at=row.paid_at,
         created_at=row.created_at,
@@ -612,10 +612,20 @@ async def list_orders(*, session: AsyncSession, principal: Principal) -> list[Or
 # ---- settling and paying -------------------------------------------------------------------------
 
 
-async def _settle_for_real(session: AsyncSession, order: Order) -> None:
-    """Moves the insurer's shares: the year's totals (on exactly the totals the split used) and the
-    personal account; another settlement racing ahead makes this one recompute and try again."""
+async def _settle_for_real(session: AsyncSession, order: Order) -> bool:
+    """Moves the insurer's shares once: the order is claimed first (settled_at set by a conditional
+    UPDATE, so a second `pay` at the same moment settles nothing), then the year's totals move on
+    exactly the totals the split used and the personal account is debited; another settlement of the
+    same person racing ahead makes this one recompute and try again. False if already settled."""
     on = _today()
+    if not await repository.change_order(
+        session,
+        order.id,
+        from_statuses=[OrderStatus.pending.value],
+        values={"settled_at": utcnow()},
+        extra=[Order.settled_at.is_(None)],
+    ):
+        return False
     for _ in range(_SETTLE_TRIES):
         policy, settlement, row, seen = await _price_and_split(
             session,
@@ -647,7 +657,7 @@ async def _settle_for_real(session: AsyncSession, order: Order) -> None:
             )
             continue
         now = utcnow()
-        await repository.change_order(
+        changed = await repository.change_order(
             session,
             order.id,
             from_statuses=[OrderStatus.pending.value],
@@ -662,9 +672,9 @@ async def _settle_for_real(session: AsyncSession, order: Order) -> None:
                 "deductible_applied_fen": settlement.deductible_applied_fen,
                 "updated_at": now,
             },
-            extra=[Order.settled_at.is_(None)],
         )
-        return
+        assert changed, "the order was claimed in this transaction"
+        return True
     raise errors.OrderNotPayable(status="busy", status_zh="医保结算繁忙，请重试")
 
 
@@ -702,6 +712,9 @@ async def pay(
         if row.settled_at is None:
             await _settle_for_real(session, row)
             row = await repository.order(session, order_id) or row
+        if row.gateway_txn_id is not None and row.out_of_pocket_fen > 0:
+            # Payment already started: the same page again, not a second charge.
+            return _order_view(row, [])
         await audit.record(
             session,
             principal,
@@ -722,12 +735,16 @@ async def pay(
     )
     pay_url = start.pay_url or (f"/care/payments/{order_id}/pay" if gateway.name == "memory" else None)
     async with write_transaction(session):
-        await repository.change_order(
+        if not await repository.change_order(
             session,
             order_id,
             from_statuses=[OrderStatus.pending.value],
             values={"gateway": gateway.name, "gateway_txn_id": start.transaction_id, "pay_url": pay_url},
-        )
+        ):
+            # It lapsed (or was paid) while the gateway answered; whatever it collects is given back.
+            current = await repository.order(session, order_id)
+            status_now = OrderStatus(current.status if current else "expired")
+            raise errors.OrderNotPayable(status=status_now.value, status_zh=ORDER_LABELS[status_now][0])
         view = await _view(session, order_id)
     return view
 
@@ -741,6 +758,7 @@ async def _apply_paid(session: AsyncSession, row: Order, principal: Principal) -
         row.id,
         from_statuses=[OrderStatus.pending.value],
         values={"status": OrderStatus.paid.value, "paid_at": now, "updated_at": now},
+        extra=[Order.settled_at.is_not(None)],  # never paid without the insurer's shares settled
     ):
         return "not_pending"
     await audit.record(
@@ -809,7 +827,13 @@ async def notify(
     recorded and not applied; a payment that arrives after the order lapsed is given straight back."""
     async with write_transaction(session):
         try:
-            await webhooks.verify(session=session, settings=settings, body=body, header=signature)
+            await webhooks.verify(
+                session=session,
+                settings=settings,
+                body=body,
+                header=signature,
+                secret=gateway_secret(settings),
+            )
         except Exception as exc:
             log.warning(
                 "payment notification from %s refused: %s",
@@ -819,7 +843,8 @@ async def notify(
             raise
         event_id, reference, status, amount = _parse_notification(body)
         row = await repository.order_by_reference(session, reference)
-        if row is None or (row.gateway is not None and row.gateway != gateway_name):
+        # Only the gateway the payment was started with reports on it.
+        if row is None or row.gateway != gateway_name:
             raise errors.OrderNotFound(order_id=reference)
         fresh = await repository.add_gateway_event(
             session,
@@ -837,6 +862,8 @@ async def notify(
         if not fresh:
             return {"applied": False, "outcome": "repeated"}
         if amount != row.out_of_pocket_fen:
+            if status == "paid" and amount > 0:
+                await _late_payment_back(session, row, amount, event_id, why="a payment of the wrong amount")
             log.warning(
                 "payment notification %s for %s: amount %s, expected %s",
                 event_id,
@@ -847,19 +874,20 @@ async def notify(
             outcome = "amount_mismatch"
         elif status == "failed":
             outcome = "failed" if row.status == OrderStatus.pending.value else "ignored"
-            if outcome == "failed":
-                await repository.change_order(
-                    session,
-                    row.id,
-                    from_statuses=[OrderStatus.pending.value],
-                    values={"status": OrderStatus.failed.value, "updated_at": utcnow()},
-                )
-                await _unsettle(session, row)
+            if outcome == "failed" and await repository.change_order(
+                session,
+                row.id,
+                from_statuses=[OrderStatus.pending.value],
+                values={"status": OrderStatus.failed.value, "updated_at": utcnow()},
+            ):
+                await _unsettle(session, await repository.order(session, row.id) or row)
         elif row.status == OrderStatus.pending.value:
             outcome = await _apply_paid(session, row, SYSTEM)
         elif row.status in (OrderStatus.expired.value, OrderStatus.failed.value):
             # Money for an order that had lapsed: it goes back to the patient, whole.
-            await _late_payment_back(session, row, amount)
+            await _late_payment_back(
+                session, row, amount, event_id, why="payment arrived after the order lapsed"
+            )
             outcome = "late_refunded"
         else:
             outcome = "already_paid"
@@ -876,8 +904,11 @@ async def notify(
     return {"applied": applied, "outcome": outcome}
 
 
-async def _late_payment_back(session: AsyncSession, row: Order, amount: int) -> None:
-    reference = f"{row.reference}-LATE"
+async def _late_payment_back(
+    session: AsyncSession, row: Order, amount: int, event_id: str, *, why: str
+) -> None:
+    """Money the order cannot keep goes back whole, one refund per gateway event."""
+    reference = f"{row.reference}-X{hashlib.sha256(event_id.encode()).hexdigest()[:12].upper()}"
     await repository.add_refund(
         session,
         {
@@ -887,7 +918,7 @@ async def _late_payment_back(session: AsyncSession, row: Order, amount: int) -> 
             "fund_fen": 0,
             "personal_account_fen": 0,
             "out_of_pocket_fen": amount,
-            "reason": "payment arrived after the order lapsed",
+            "reason": why,
             "requested_by_user_id": None,
             "created_at": utcnow(),
         },
@@ -927,7 +958,7 @@ async def simulate_payment(
         settings=settings,
         gateway_name=gateway.name,
         body=body,
-        signature=webhooks.sign(body, secret=settings.webhook_secret),
+        signature=webhooks.sign(body, secret=gateway_secret(settings)),
     )
     async with transaction(session):
         view = await _view(session, order_id)
@@ -1068,14 +1099,13 @@ async def cancel_booking_and_refund(
             await _refund(
                 session, principal, fresh, amount_fen=None, reason="booking cancelled by the patient"
             )
-        elif fresh.status == OrderStatus.pending.value:
-            await repository.change_order(
-                session,
-                fresh.id,
-                from_statuses=[OrderStatus.pending.value],
-                values={"status": OrderStatus.expired.value, "updated_at": utcnow()},
-            )
-            await _unsettle(session, fresh)
+        elif fresh.status == OrderStatus.pending.value and await repository.change_order(
+            session,
+            fresh.id,
+            from_statuses=[OrderStatus.pending.value],
+            values={"status": OrderStatus.expired.value, "updated_at": utcnow()},
+        ):
+            await _unsettle(session, await repository.order(session, fresh.id) or fresh)
         view = await _view(session, order_id)
     return view
 
@@ -1095,7 +1125,8 @@ async def lapse_orders(*, db: Database, settings: Settings, now: datetime | None
                 from_statuses=[OrderStatus.pending.value],
                 values={"status": OrderStatus.expired.value, "updated_at": now},
             ):
-                await _unsettle(session, row)
+                # Re-read: a settlement may have committed between the list and the claim.
+                await _unsettle(session, await repository.order(session, row.id) or row)
                 await audit.record(session, SYSTEM, "payment.lapsed", object_type="order", object_id=row.id)
                 total += 1
     return total
@@ -1137,6 +1168,8 @@ async def reconciliation_csv(
     """One hospital's day: every order and refund, and the totals by share (UTF-8 with BOM, for Excel)."""
     if not _hospital_staff(principal, hospital_id):
         raise errors.ReconciliationForbidden()
+    if not 2000 <= day.year <= 2100:
+        raise errors.DateOutOfRange()
     start = datetime(day.year, day.month, day.day, tzinfo=records_policies.SHANGHAI)
     end = start + timedelta(days=1)
     async with transaction(session):

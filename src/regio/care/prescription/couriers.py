@@ -172,6 +172,11 @@ def event_body(*, event_id: str, tracking_id: str, status: str, occurred_at: dat
     return json.dumps(document, separators=(",", ":"), sort_keys=True).encode("utf-8")
 
 
+def courier_secret(settings: Settings) -> str:
+    """The courier's own HMAC key; on a laptop, where there is none, the platform's webhook key."""
+    return settings.courier_secret or settings.webhook_secret
+
+
 _memory: dict[str, MemoryCourier] = {}
 
 
@@ -180,7 +185,7 @@ def courier_for(settings: Settings, environ: Mapping[str, str] | None = None) ->
     per process on a laptop or in tests (shared, so the demo and tests see what they booked)."""
     url = (environ.get(COURIER_URL_ENV, "") if environ is not None else settings.courier_url).strip()
     if url:
-        return HttpCourier(url, secret=settings.webhook_secret)
+        return HttpCourier(url, secret=courier_secret(settings))
     if settings.environment in ("development", "test"):
         return memory_courier()
     return UnconfiguredCourier()

@@ -34,6 +34,7 @@ from regio.care.prescription.couriers import (
     Courier,
     CourierUnavailable,
     ShipmentRequest,
+    courier_secret,
 )
 from regio.care.prescription.enums import (
     DELIVERY_FINAL,
@@ -1516,7 +1517,11 @@ async def statistics(
     """Per-doctor prescribing figures, for the hospital's quality officers only; each read audited."""
     if not policies.may(principal, Action.statistics, Target(hospital_id=hospital_id)):
         raise errors.StatisticsForbidden()
-    if to_date < from_date or (to_date - from_date).days > MAX_STATISTICS_DAYS:
+    if (
+        to_date < from_date
+        or (to_date - from_date).days > MAX_STATISTICS_DAYS
+        or not 2000 <= from_date.year <= to_date.year <= 2100
+    ):
         raise errors.StatisticsRange(max_days=MAX_STATISTICS_DAYS)
     start = datetime(from_date.year, from_date.month, from_date.day, tzinfo=records_policies.SHANGHAI)
     end = datetime(to_date.year, to_date.month, to_date.day, tzinfo=records_policies.SHANGHAI) + timedelta(
@@ -1898,7 +1903,13 @@ async def courier_event(
     for the record and changes nothing; a bad signature is refused and logged."""
     async with write_transaction(session):
         try:
-            await webhooks.verify(session=session, settings=settings, body=body, header=signature)
+            await webhooks.verify(
+                session=session,
+                settings=settings,
+                body=body,
+                header=signature,
+                secret=courier_secret(settings),
+            )
         except Exception as exc:
             log.warning(
                 "courier %s event refused: %s", courier_name, getattr(exc, "code", type(exc).__name__)

@@ -74,6 +74,12 @@ class StatisticsRangeTooLong(InvalidInput):
     message_zh = "统计区间最长 {max_days} 天。"
 
 
+class StatisticsDateOutOfRange(InvalidInput):
+    code = "statistics_date_out_of_range"
+    message_en = "Choose dates between 2000 and 2100."
+    message_zh = "请选择 2000 年至 2100 年之间的日期。"
+
+
 class StatisticsHospitalNotFound(NotFound):
     code = "statistics_hospital_not_found"
     message_en = "No hospital has this id."
@@ -124,6 +130,8 @@ def may_ask_region(reach: Reach, region: str) -> bool:
 
 def check_range(from_date: date, to_date: date) -> None:
     """Both ends count; a long range would scan too much of the table for a dashboard."""
+    if not (2000 <= from_date.year <= 2100 and 2000 <= to_date.year <= 2100):
+        raise StatisticsDateOutOfRange()
     if to_date < from_date:
         raise StatisticsRangeReversed(**{"from": from_date.isoformat(), "to": to_date.isoformat()})
     if (to_date - from_date).days + 1 > MAX_RANGE_DAYS:

@@ -178,11 +178,6 @@
         showError(T("行政区划代码为 6 位数字。", "An adcode has 6 digits."));
         return;
       }
-      var fen = fenOf(form.querySelector("input[name=account]").value);
-      if (fen === null) {
-        showError(T("个人账户余额请填写金额（元），最多两位小数。", "Type the balance in yuan, at most two decimals."));
-        return;
-      }
       var chronic = form.querySelector("input[name=chronic]").value.split(/[,，、\s]+/).map(function (c) {
         return c.trim().toUpperCase();
       }).filter(function (c) { return c; });
@@ -191,8 +186,7 @@
       api("PUT", "/api/care/insurance/enrolments/" + form.getAttribute("data-patient-id"), {
         region_adcode: code,
         scheme: form.querySelector("select[name=scheme]").value,
-        chronic_diseases: chronic,
-        personal_account_fen: fen
+        chronic_diseases: chronic
       }).then(function () {
         window.location.assign("/care/insurance?notice=saved");
       }).catch(function (error) {
