@@ -146,3 +146,43 @@ async def test_dates_out_of_any_calendar_we_keep_are_a_clear_422(
     assert csv_answer.status_code == 422 and csv_answer.json()["error"]["code"] == "date_out_of_range"
     stats = await client.get("/api/care/statistics", params={"from": day, "to": day}, headers=headers)
     assert stats.status_code == 422
+
+
+async def test_a_paid_booking_cancelled_on_the_booking_page_is_refunded_through_the_outbox(
+    db: Database, settings: Settings, make_held: MakeHeld
+) -> None:
+    from regio.care.booking.service import TOPIC_APPOINTMENT_ENDED
+    from regio.care.payment import service
+    from regio.core.outbox import OutboxMessage
+
+    held = await make_held()
+    order = await order_for(db, settings, held)
+    gateway = gateways.MemoryGateway()
+    await pay(db, settings, held, order.id, gateway)
+    async with db.session() as session:
+        await service.simulate_payment(
+            session=session,
+            principal=held.patient.principal,
+            order_id=order.id,
+            settings=settings,
+            gateway=gateway,
+        )
+    async with db.session() as session:
+        await booking_service.cancel(
+            session=session,
+            settings=settings,
+            principal=held.patient.principal,
+            appointment_id=held.appointment_id,
+        )
+    async with db.session() as session:
+        messages = (
+            await session.scalars(select(OutboxMessage).where(OutboxMessage.topic == TOPIC_APPOINTMENT_ENDED))
+        ).all()
+    assert [m.payload["appointment_id"] for m in messages] == [held.appointment_id]
+    assert await service.refund_cancelled_booking(db=db, appointment_id=held.appointment_id, by="patient")
+    assert not await service.refund_cancelled_booking(db=db, appointment_id=held.appointment_id, by="patient")
+    async with db.session() as session:
+        refunded = await service.get_order(
+            session=session, principal=held.patient.principal, order_id=order.id
+        )
+    assert refunded.status == "refunded" and refunded.refunded_fen == refunded.total_fen

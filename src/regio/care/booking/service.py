@@ -66,6 +66,8 @@ SYSTEM = CORE_SYSTEM
 TOPIC_OFFER = "care.booking.waitlist_offer"
 TOPIC_EXPIRED = "care.booking.hold_expired"
 TOPIC_CANCELLED = "care.booking.cancelled_by_hospital"
+# For later subdomains (payment refunds a paid booking): any cancellation, by the patient or the hospital.
+TOPIC_APPOINTMENT_ENDED = "care.booking.appointment_cancelled"
 TOPICS = (TOPIC_OFFER, TOPIC_EXPIRED, TOPIC_CANCELLED)
 
 MAX_LEAVE_DAYS = 90
@@ -758,6 +760,7 @@ async def cancel(
             object_id=appointment_id,
             details={"patient_id": changed.patient_id, "slot_id": changed.slot_id},
         )
+        outbox.enqueue(session, TOPIC_APPOINTMENT_ENDED, {"appointment_id": appointment_id, "by": "patient"})
         await _offer_freed_places(session, settings, slot_id=changed.slot_id, now=now)
         current = await repository.get_appointment(session, appointment_id)
         assert current is not None
@@ -1164,6 +1167,7 @@ async def _cancel_shifts(
                 "data": {"slot_id": row.slot_id, "alternative_slot_ids": [o.id for o, _ in options]},
             },
         )
+        outbox.enqueue(session, TOPIC_APPOINTMENT_ENDED, {"appointment_id": row.id, "by": "hospital"})
     return len(cancelled), len(rows)
 
 

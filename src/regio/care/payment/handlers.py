@@ -13,6 +13,14 @@ async def _deliver_notice(message: outbox.Message) -> None:
     await booking_service.store_notification(db=process_database(), message=message)
 
 
+async def _booking_cancelled(message: outbox.Message) -> None:
+    await service.refund_cancelled_booking(
+        db=process_database(),
+        appointment_id=int(message.payload["appointment_id"]),
+        by=str(message.payload.get("by", "")),
+    )
+
+
 async def _gateway_refund(message: outbox.Message) -> None:
     await service.send_gateway_refund(message=message, gateway=gateways.gateway_for(get_settings()))
 
@@ -23,6 +31,8 @@ def register() -> None:
     jobs.register("care.payment.lapse_orders", settings.payment_jobs_interval_seconds, service.lapse_job)
     outbox.register_handler(service.TOPIC_NOTICE, _deliver_notice)
     outbox.register_handler(service.TOPIC_GATEWAY_REFUND, _gateway_refund)
+    # Booking announces every cancellation; a paid booking's fee comes back here, whoever cancelled.
+    outbox.register_handler(booking_service.TOPIC_APPOINTMENT_ENDED, _booking_cancelled)
 
 
 register()

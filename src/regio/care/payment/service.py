@@ -1113,6 +1113,29 @@ async def cancel_booking_and_refund(
 # ---- background work -----------------------------------------------------------------------------
 
 
+async def refund_cancelled_booking(*, db: Database, appointment_id: int, by: str) -> bool:
+    """The outbox's work after booking cancelled an appointment: a paid consultation fee goes back whole,
+    a pending order ends (its insurer shares given back). Safe to run twice."""
+    async with db.sessionmaker() as session, write_transaction(session):
+        row = await repository.live_order_for(session, appointment_id=appointment_id, prescription_id=None)
+        if row is None:
+            return False
+        if OrderStatus(row.status) in REFUNDABLE:
+            reason = (
+                "booking cancelled by the patient" if by == "patient" else "booking cancelled by the hospital"
+            )
+            await _refund(session, SYSTEM, row, amount_fen=None, reason=reason)
+            return True
+        if await repository.change_order(
+            session,
+            row.id,
+            from_statuses=[OrderStatus.pending.value],
+            values={"status": OrderStatus.expired.value, "updated_at": utcnow()},
+        ):
+            await _unsettle(session, await repository.order(session, row.id) or row)
+    return False
+
+
 async def lapse_orders(*, db: Database, settings: Settings, now: datetime | None = None) -> int:
     """Ends unpaid orders past their time and gives back what their settlement took from the insurer."""
     now = now or utcnow()
