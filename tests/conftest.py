@@ -159,14 +159,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Migrates a fresh SQLite database, loads the demo and serves it, as `make demo` does."""
-    folder = tmp_path_factory.mktemp("live")
+def _serve(folder: Path, database_url: str) -> Iterator[str]:
+    """Migrates the database, loads the demo and serves it, as `make demo` does."""
     port = _free_port()
     env = {
         **os.environ,
-        "REGIO_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'regio.sqlite3'}",
+        "REGIO_DATABASE_URL": database_url,
         "REGIO_ENVIRONMENT": "test",
         "REGIO_BASE_URL": f"http://127.0.0.1:{port}",
         # Browser tests set up consultations by confirming holds; the payment journey pays instead.
@@ -195,3 +193,39 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.terminate()
         server.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh SQLite database with the demo, served as `make demo` serves it."""
+    folder = tmp_path_factory.mktemp("live")
+    yield from _serve(folder, f"sqlite+aiosqlite:///{folder / 'regio.sqlite3'}")
+
+
+@pytest.fixture(scope="session")
+def live_server_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The same on a fresh PostgreSQL database (for the journeys that must work on both engines)."""
+    base = os.environ.get(PG_ENV)
+    if not base:
+        if os.environ.get(REQUIRE_PG_ENV):
+            pytest.fail(f"{REQUIRE_PG_ENV} is set but {PG_ENV} is not: PostgreSQL tests would be skipped")
+        pytest.skip(f"{PG_ENV} not set: PostgreSQL tests skipped")
+    name = f"regio_live_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(_sync_url(base), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    if "+asyncpg" not in url:
+        url = url.replace("postgresql://", "postgresql+asyncpg://", 1).replace("+psycopg", "+asyncpg")
+    try:
+        yield from _serve(tmp_path_factory.mktemp("live_pg"), url)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=_backends())
+def live_server_any(request: pytest.FixtureRequest) -> str:
+    """The live server on each engine in turn."""
+    return str(request.getfixturevalue("live_server" if request.param == "sqlite" else "live_server_pg"))

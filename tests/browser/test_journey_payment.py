@@ -137,8 +137,9 @@ async def _pay(page: Any) -> bool:
 
 
 async def test_a_family_books_pays_is_seen_prescribed_pays_the_drugs_and_reads_a_report_on_a_phone(
-    live_server: str, phone: Any
+    live_server_any: str, phone: Any
 ) -> None:
+    live_server = live_server_any  # the same journey on SQLite and on PostgreSQL
     appointment = _held_booking(live_server)
 
     # the son: the preview asks whether it is a chronic-disease follow-up; hypertension it is

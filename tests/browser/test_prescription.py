@@ -126,8 +126,9 @@ async def _image_width(page: Any, selector: str) -> int:
 
 
 async def test_a_prescription_is_written_signed_reviewed_chosen_and_dispensed_on_a_phone(
-    live_server: str, phone: Any
+    live_server_any: str, phone: Any
 ) -> None:
+    live_server = live_server_any  # the same flow on SQLite and on PostgreSQL
     consultation = _consultation_in_progress(live_server)
     amlodipine = _diagnose_hypertension(live_server, consultation)
 
