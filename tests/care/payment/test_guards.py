@@ -186,3 +186,36 @@ async def test_a_paid_booking_cancelled_on_the_booking_page_is_refunded_through_
             session=session, principal=held.patient.principal, order_id=order.id
         )
     assert refunded.status == "refunded" and refunded.refunded_fen == refunded.total_fen
+
+
+async def test_a_hospitals_own_fee_prices_the_next_order_and_only_its_admins_set_it(
+    client: httpx.AsyncClient, db: Database, settings: Settings, make_held: MakeHeld
+) -> None:
+    from regio.core.access import Role, RoleGrant, ScopeKind
+    from tests.factories import make_user
+
+    held = await make_held()
+    grant = RoleGrant(Role.hospital_admin, ScopeKind.hospital, str(held.world.hospital_id))
+    admin = await make_user(db, roles=[grant])
+    async with db.session() as session:
+        from regio.care.registry.models import Doctor
+
+        doctor = await session.get(Doctor, held.world.doctor_id)
+        assert doctor is not None
+        title = doctor.title
+    body = {"hospital_id": held.world.hospital_id, "mode": "text", "title": title, "amount_fen": 4321}
+    refused = await client.put(
+        "/api/care/payments/fees", json=body, headers=token_headers(settings, held.patient.user)
+    )
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "pricing_forbidden"
+    saved = await client.put("/api/care/payments/fees", json=body, headers=token_headers(settings, admin))
+    assert saved.status_code == 200 and saved.json()["source"] == "hospital"
+    listed = await client.get(
+        "/api/care/payments/fees",
+        params={"hospital_id": held.world.hospital_id},
+        headers=token_headers(settings, admin),
+    )
+    row = next(r for r in listed.json() if r["mode"] == "text" and r["title"] == title)
+    assert row["amount_fen"] == 4321
+    order = await order_for(db, settings, held)
+    assert order.total_fen == 4321

@@ -3,6 +3,7 @@ insurance; only once paid does the pickup code show or the courier get booked.""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from regio.care.payment import errors as payment_errors
@@ -111,3 +112,36 @@ async def test_a_pharmacy_without_a_price_cannot_take_the_order(
                 data=OrderIn(prescription_id=prescription_id),
                 settings=settings,
             )
+
+
+async def test_a_pharmacys_staff_set_its_prices_and_nobody_else(
+    client: httpx.AsyncClient, db: Database, settings: Settings, setting: Setting
+) -> None:
+    from tests.factories import token_headers
+
+    body = {
+        "pharmacy_id": setting.pharmacy_id,
+        "drug_code": setting.catalog["amlodipine"],
+        "unit_price_fen": 880,
+    }
+    patient = await client.put(
+        "/api/care/payments/prices", json=body, headers=token_headers(settings, setting.patient.user)
+    )
+    assert patient.status_code == 403
+    pharmacist_user = await _user_of(db, setting)
+    staff = token_headers(settings, pharmacist_user)
+    assert (await client.put("/api/care/payments/prices", json=body, headers=staff)).status_code == 200
+    unknown = await client.put(
+        "/api/care/payments/prices", json={**body, "drug_code": "ZZ999"}, headers=staff
+    )
+    assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "unknown_drug"
+    async with db.session() as session:
+        prices = await repository.drug_prices(session, setting.pharmacy_id, [setting.catalog["amlodipine"]])
+    assert prices == {setting.catalog["amlodipine"]: 880}
+
+
+async def _user_of(db: Database, setting: Setting) -> object:
+    from regio.core.identity.models import User
+
+    async with db.session() as session:
+        return await session.get(User, setting.pharmacist.user_id)

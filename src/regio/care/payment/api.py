@@ -12,10 +12,13 @@ from regio.care.payment import gateways, handlers, service
 from regio.care.payment.schemas import (
     EnrolmentIn,
     EnrolmentOut,
+    FeeIn,
+    FeeOut,
     OrderIn,
     OrderOut,
     PreviewIn,
     PreviewOut,
+    PriceIn,
     RefundIn,
 )
 from regio.core.deps import CurrentPrincipal, RecordId, SessionDep, SettingsDep, public_route
@@ -116,6 +119,23 @@ async def cancel_booking(
     return await service.cancel_booking_and_refund(
         session=session, settings=settings, principal=principal, order_id=order_id
     )
+
+
+@router.get("/api/care/payments/fees", response_model=list[FeeOut])
+async def list_fees(
+    session: SessionDep, principal: CurrentPrincipal, hospital_id: Annotated[int, Query(ge=1, le=2**63 - 1)]
+) -> list[FeeOut]:
+    return await service.list_fees(session=session, principal=principal, hospital_id=hospital_id)
+
+
+@router.put("/api/care/payments/fees", response_model=FeeOut)
+async def set_fee(body: FeeIn, session: SessionDep, principal: CurrentPrincipal) -> FeeOut:
+    return await service.set_fee(session=session, principal=principal, data=body)
+
+
+@router.put("/api/care/payments/prices", response_model=PriceIn)
+async def set_price(body: PriceIn, session: SessionDep, principal: CurrentPrincipal) -> PriceIn:
+    return await service.set_price(session=session, principal=principal, data=body)
 
 
 @router.get("/api/care/payments/reconciliation.csv")

@@ -77,6 +77,18 @@ class RefundForbidden(Forbidden):
     message_zh = "退款由医院办理（或在规定时间内取消预约时自动退款）。"
 
 
+class PricingForbidden(Forbidden):
+    code = "pricing_forbidden"
+    message_en = "A hospital's fees are set by its administrators; a pharmacy's prices by its own staff."
+    message_zh = "诊察费由本院管理员设置，药品价格由本药房人员设置。"
+
+
+class UnknownDrug(InvalidInput):
+    code = "unknown_drug"
+    message_en = "{drug_code} is not in the drug catalog."
+    message_zh = "药品目录中没有“{drug_code}”。"
+
+
 class ReconciliationForbidden(Forbidden):
     code = "reconciliation_forbidden"
     message_en = "The reconciliation report is for the hospital's administrators."

@@ -55,6 +55,20 @@ async def consultation_fee(session: AsyncSession, hospital_id: int, mode: str, t
     )
 
 
+async def set_consultation_fee(
+    session: AsyncSession, hospital_id: int, mode: str, title: str, amount_fen: int
+) -> None:
+    statement = _insert(session, ConsultationFee).values(
+        hospital_id=hospital_id, mode=mode, title=title, amount_fen=amount_fen
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["hospital_id", "mode", "title"],
+            set_={"amount_fen": statement.excluded.amount_fen},
+        )
+    )
+
+
 async def drug_prices(session: AsyncSession, pharmacy_id: int, codes: Iterable[str]) -> dict[str, int]:
     wanted = list(set(codes))
     if not wanted:

@@ -150,3 +150,24 @@ class RefundIn(_Strict):
         default=None, ge=1, le=MAX_FEN, description="Leave out for everything left."
     )
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class FeeIn(_Strict):
+    hospital_id: int = Field(ge=1, le=2**63 - 1)
+    mode: Literal["text", "voice", "video"]
+    title: Literal["主任医师", "副主任医师", "主治医师", "住院医师"]
+    amount_fen: int = Field(ge=0, le=MAX_FEN)
+
+
+class FeeOut(BaseModel):
+    hospital_id: int
+    mode: str
+    title: str
+    amount_fen: int
+    source: Literal["hospital", "default"]
+
+
+class PriceIn(_Strict):
+    pharmacy_id: int = Field(ge=1, le=2**63 - 1)
+    drug_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16)]
+    unit_price_fen: int = Field(ge=0, le=MAX_FEN)

@@ -35,6 +35,8 @@ from regio.care.payment.models import Enrolment, Order
 from regio.care.payment.schemas import (
     EnrolmentIn,
     EnrolmentOut,
+    FeeIn,
+    FeeOut,
     ItemOut,
     LineOut,
     OrderIn,
@@ -42,9 +44,12 @@ from regio.care.payment.schemas import (
     PolicyOut,
     PreviewIn,
     PreviewOut,
+    PriceIn,
     RefundOut,
 )
+from regio.care.prescription import policies as prescription_policies
 from regio.care.prescription import service as prescription_service
+from regio.care.prescription.models import Pharmacy
 from regio.care.records import policies as records_policies
 from regio.config import Settings
 from regio.core import audit, outbox, webhooks
@@ -1108,6 +1113,73 @@ async def cancel_booking_and_refund(
             await _unsettle(session, await repository.order(session, fresh.id) or fresh)
         view = await _view(session, order_id)
     return view
+
+
+# ---- fees and prices ------------------------------------------------------------------------------
+
+
+async def list_fees(*, session: AsyncSession, principal: Principal, hospital_id: int) -> list[FeeOut]:
+    """A hospital's consultation fees by mode and title: its own where set, else the default schedule."""
+    if not principal.is_authenticated:
+        raise Forbidden()
+    out = []
+    for title in fee_schedule()["by_title"]:
+        for mode in ("text", "voice", "video"):
+            own = await repository.consultation_fee(session, hospital_id, mode, title)
+            out.append(
+                FeeOut(
+                    hospital_id=hospital_id,
+                    mode=mode,
+                    title=title,
+                    amount_fen=own if own is not None else default_fee(title, mode),
+                    source="hospital" if own is not None else "default",
+                )
+            )
+    return out
+
+
+async def set_fee(*, session: AsyncSession, principal: Principal, data: FeeIn) -> FeeOut:
+    if not _hospital_staff(principal, data.hospital_id):
+        raise errors.PricingForbidden()
+    async with write_transaction(session):
+        await repository.set_consultation_fee(
+            session, data.hospital_id, data.mode, data.title, data.amount_fen
+        )
+        await audit.record(
+            session,
+            principal,
+            "payment.fee_set",
+            object_type="hospital",
+            object_id=data.hospital_id,
+            details={"mode": data.mode, "title": data.title, "amount_fen": data.amount_fen},
+        )
+    return FeeOut(**data.model_dump(), source="hospital")
+
+
+async def set_price(*, session: AsyncSession, principal: Principal, data: PriceIn) -> PriceIn:
+    """A pharmacy's staff (or its hospital's admins) set what one unit of a drug costs there."""
+    pharmacy = await session.get(Pharmacy, data.pharmacy_id)
+    allowed = pharmacy is not None and (
+        prescription_policies.pharmacy_staff(
+            principal, pharmacy_id=pharmacy.id, hospital_id=pharmacy.hospital_id
+        )
+        or (pharmacy.hospital_id is not None and _hospital_staff(principal, pharmacy.hospital_id))
+    )
+    if not allowed:
+        raise errors.PricingForbidden()
+    async with write_transaction(session):
+        if not await prescription_service.known_drug(session, data.drug_code):
+            raise errors.UnknownDrug(drug_code=data.drug_code)
+        await repository.set_drug_price(session, data.pharmacy_id, data.drug_code, data.unit_price_fen)
+        await audit.record(
+            session,
+            principal,
+            "payment.price_set",
+            object_type="pharmacy",
+            object_id=data.pharmacy_id,
+            details={"drug_code": data.drug_code, "unit_price_fen": data.unit_price_fen},
+        )
+    return data
 
 
 # ---- background work -----------------------------------------------------------------------------

@@ -225,6 +225,11 @@ async def _catalog(session: AsyncSession) -> dict[str, catalog.Drug]:
     return cached
 
 
+async def known_drug(session: AsyncSession, code: str) -> bool:
+    """Whether a code is in the catalog (payment prices only catalog drugs)."""
+    return code in await _catalog(session)
+
+
 def _interactions() -> InteractionTable:
     return shipped_interactions()
 
