@@ -14,6 +14,7 @@ import pytest
 
 from regio.demo import DEMO_PASSWORD
 from tests.browser.conftest import CHROMIUM_ARGS
+from tests.browser.demo_api import token
 
 pytestmark = pytest.mark.browser
 
@@ -25,18 +26,11 @@ MEDIA_ARGS = [
 ]
 
 
-def _token(base: str, username: str) -> dict[str, str]:
-    answer = httpx.post(
-        f"{base}/api/auth/token", json={"username": username, "password": DEMO_PASSWORD}, timeout=30
-    )
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
-
-
 @pytest.fixture(scope="module")
 def consultation_id(live_server: str) -> int:
     """A video consultation in progress between 张伟's mother and 陈医生, made through the public API."""
-    patient = _token(live_server, "zhangwei")
-    doctor = _token(live_server, "dr_chen")
+    patient = token(live_server, "zhangwei")
+    doctor = token(live_server, "dr_chen")
     doctor_id = httpx.get(f"{live_server}/api/care/consultations/queue", headers=doctor, timeout=30).json()[
         "doctor_id"
     ]
@@ -176,7 +170,7 @@ async def test_a_video_call_connects_the_two_browsers_with_a_remote_video_track(
     await patient.wait_for_function("window.regioRoom.pc === null")
     async with httpx.AsyncClient(base_url=live_server, timeout=30) as http:
         answer = await http.get(
-            f"/api/care/consultations/{consultation_id}/calls", headers=_token(live_server, "dr_chen")
+            f"/api/care/consultations/{consultation_id}/calls", headers=token(live_server, "dr_chen")
         )
     calls = answer.json()
     assert calls[-1]["status"] == "ended" and calls[-1]["connected_at"] is not None

@@ -16,66 +16,25 @@ import pytest
 
 from regio.care.prescription.demo import DEMO_SIGNING_PIN
 from regio.care.prescription.enums import DELIVERY_LABELS
-from regio.demo import DEMO_PASSWORD
+from tests.browser.demo_api import held_booking, login, start_consultation, token
 
 pytestmark = pytest.mark.browser
 
 ORDER_PAGE = re.compile(r"/care/payments/\d+(\?.*)?$")
 
 
-def _token(live_server: str, username: str) -> dict[str, str]:
-    answer = httpx.post(
-        f"{live_server}/api/auth/token", json={"username": username, "password": DEMO_PASSWORD}, timeout=30
-    )
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
-
-
-def _held_booking(live_server: str) -> int:
-    """张伟 holds a slot of dr_chen for 李秀英 (held, not confirmed: paying confirms it)."""
-    patient, doctor = _token(live_server, "zhangwei"), _token(live_server, "dr_chen")
-    family = httpx.get(f"{live_server}/api/care/patients", headers=patient, timeout=30).json()["items"]
-    mother = next(item["patient"]["id"] for item in family if item["patient"]["name"] == "李秀英")
-    schedule = httpx.get(f"{live_server}/api/care/doctor/schedule", headers=doctor, timeout=30).json()
-    # the latest days first: other browser tests book the nearer ones
-    slots = [
-        slot for shift in reversed(schedule["shifts"]) for slot in shift["slots"] if slot["remaining"] > 0
-    ]
-    for slot in slots:
-        booked = httpx.post(
-            f"{live_server}/api/care/appointments",
-            json={"slot_id": slot["id"], "patient_id": mother},
-            headers=patient,
-            timeout=30,
-        )
-        if booked.status_code == 201:
-            assert booked.json()["status"] == "held"
-            return int(booked.json()["id"])
-    raise AssertionError("no bookable slot of dr_chen in the demo")
-
-
 def _booking_status(live_server: str, appointment: int) -> str:
     answer = httpx.get(
         f"{live_server}/api/care/appointments/{appointment}",
-        headers=_token(live_server, "zhangwei"),
+        headers=token(live_server, "zhangwei"),
         timeout=30,
     )
     return str(answer.json()["status"])
 
 
 def _consultation_started(live_server: str, appointment: int) -> int:
-    patient, doctor = _token(live_server, "zhangwei"), _token(live_server, "dr_chen")
-    opened = httpx.post(
-        f"{live_server}/api/care/consultations",
-        json={"appointment_id": appointment},
-        headers=patient,
-        timeout=30,
-    )
-    assert opened.status_code in (200, 201), opened.text
-    consultation = int(opened.json()["id"])
-    started = httpx.post(
-        f"{live_server}/api/care/consultations/{consultation}/start", headers=doctor, timeout=30
-    )
-    assert started.status_code == 200, started.text
+    consultation = start_consultation(live_server, appointment)
+    doctor = token(live_server, "dr_chen")
     added = httpx.post(
         f"{live_server}/api/care/consultations/{consultation}/record/diagnoses",
         json={"code": "I10"},
@@ -87,21 +46,12 @@ def _consultation_started(live_server: str, appointment: int) -> int:
 
 
 def _approved(live_server: str, prescription: int) -> None:
-    pharmacist = _token(live_server, "pharm_wang")
+    pharmacist = token(live_server, "pharm_wang")
     for step in ("claim", "approve"):
         answer = httpx.post(
             f"{live_server}/api/care/prescriptions/{prescription}/{step}", headers=pharmacist, timeout=30
         )
         assert answer.status_code == 200, answer.text
-
-
-async def _login(page: Any, live_server: str, username: str) -> None:
-    await page.context.clear_cookies()
-    await page.goto(f"{live_server}/login")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", DEMO_PASSWORD)
-    await page.click("form button[type=submit]")
-    await page.wait_for_load_state()
 
 
 async def _click_and_reload(page: Any, selector: str) -> None:
@@ -140,10 +90,10 @@ async def test_a_family_books_pays_is_seen_prescribed_pays_the_drugs_and_reads_a
     live_server_any: str, phone: Any
 ) -> None:
     live_server = live_server_any  # the same journey on SQLite and on PostgreSQL
-    appointment = _held_booking(live_server)
+    appointment = held_booking(live_server)
 
     # the son: the preview asks whether it is a chronic-disease follow-up; hypertension it is
-    await _login(phone, live_server, "zhangwei")
+    await login(phone, live_server, "zhangwei")
     await phone.goto(f"{live_server}/care/payments/new?appointment_id={appointment}")
     assert "复诊" in await phone.inner_text("#visit-type")
     await phone.click("#condition-choice a.condition-option[data-code='I10']")
@@ -165,7 +115,7 @@ async def test_a_family_books_pays_is_seen_prescribed_pays_the_drugs_and_reads_a
 
     # the doctor sees her, diagnoses I10 and prescribes amlodipine 5 mg once a day for 7 days
     consultation = _consultation_started(live_server, appointment)
-    await _login(phone, live_server, "dr_chen")
+    await login(phone, live_server, "dr_chen")
     await phone.goto(f"{live_server}/care/consultations/{consultation}/prescribe")
     line = phone.locator("#lines .rx-line").first
     await line.locator(".drug-search").fill("氨氯地平")
@@ -188,7 +138,7 @@ async def test_a_family_books_pays_is_seen_prescribed_pays_the_drugs_and_reads_a
     _approved(live_server, prescription)
 
     # the son: home delivery from a pharmacy that delivers and has it in stock
-    await _login(phone, live_server, "zhangwei")
+    await login(phone, live_server, "zhangwei")
     await phone.goto(f"{live_server}/care/prescriptions/{prescription}")
     await (
         phone.locator("label.pharmacy-option[data-stock='1']", has_text="可配送")

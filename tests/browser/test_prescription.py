@@ -11,62 +11,14 @@ import httpx
 import pytest
 
 from regio.care.prescription.demo import DEMO_SIGNING_PIN
-from regio.demo import DEMO_PASSWORD
+from tests.browser.demo_api import consultation_in_progress, login, token
 
 pytestmark = pytest.mark.browser
 
 
-def _token(live_server: str, username: str) -> dict[str, str]:
-    answer = httpx.post(
-        f"{live_server}/api/auth/token", json={"username": username, "password": DEMO_PASSWORD}, timeout=30
-    )
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
-
-
-def _consultation_in_progress(live_server: str) -> int:
-    """李秀英 (hypertension on the demo hospital's records) books dr_chen, and he starts the consultation."""
-    patient, doctor = _token(live_server, "zhangwei"), _token(live_server, "dr_chen")
-    family = httpx.get(f"{live_server}/api/care/patients", headers=patient, timeout=30).json()["items"]
-    mother = next(item["patient"]["id"] for item in family if item["patient"]["name"] == "李秀英")
-    schedule = httpx.get(f"{live_server}/api/care/doctor/schedule", headers=doctor, timeout=30).json()
-    # the latest days first: other browser tests book the nearer ones
-    slots = [
-        slot for shift in reversed(schedule["shifts"]) for slot in shift["slots"] if slot["remaining"] > 0
-    ]
-    for slot in slots:
-        booked = httpx.post(
-            f"{live_server}/api/care/appointments",
-            json={"slot_id": slot["id"], "patient_id": mother},
-            headers=patient,
-            timeout=30,
-        )
-        if booked.status_code == 201:
-            break
-    else:
-        raise AssertionError("no bookable slot of dr_chen in the demo")
-    appointment = booked.json()["id"]
-    confirmed = httpx.post(
-        f"{live_server}/api/care/appointments/{appointment}/confirm", headers=patient, timeout=30
-    )
-    assert confirmed.status_code == 200, confirmed.text
-    opened = httpx.post(
-        f"{live_server}/api/care/consultations",
-        json={"appointment_id": appointment},
-        headers=patient,
-        timeout=30,
-    )
-    assert opened.status_code in (200, 201), opened.text
-    consultation = int(opened.json()["id"])
-    started = httpx.post(
-        f"{live_server}/api/care/consultations/{consultation}/start", headers=doctor, timeout=30
-    )
-    assert started.status_code == 200, started.text
-    return consultation
-
-
 def _diagnose_hypertension(live_server: str, consultation: int) -> dict[str, Any]:
     """dr_chen records I10 in the consultation; returns amlodipine as the catalog has it."""
-    doctor = _token(live_server, "dr_chen")
+    doctor = token(live_server, "dr_chen")
     added = httpx.post(
         f"{live_server}/api/care/consultations/{consultation}/record/diagnoses",
         json={"code": "I10"},
@@ -81,19 +33,10 @@ def _diagnose_hypertension(live_server: str, consultation: int) -> dict[str, Any
 def _pharmacy_chosen(live_server: str, prescription: int) -> int:
     answer = httpx.get(
         f"{live_server}/api/care/prescriptions/{prescription}",
-        headers=_token(live_server, "zhangwei"),
+        headers=token(live_server, "zhangwei"),
         timeout=30,
     )
     return int(answer.json()["fulfilment"]["pharmacy"]["id"])
-
-
-async def _login(page: Any, live_server: str, username: str) -> None:
-    await page.context.clear_cookies()
-    await page.goto(f"{live_server}/login")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", DEMO_PASSWORD)
-    await page.click("form button[type=submit]")
-    await page.wait_for_load_state()
 
 
 async def _click_and_reload(page: Any, selector: str) -> None:
@@ -129,11 +72,11 @@ async def test_a_prescription_is_written_signed_reviewed_chosen_and_dispensed_on
     live_server_any: str, phone: Any
 ) -> None:
     live_server = live_server_any  # the same flow on SQLite and on PostgreSQL
-    consultation = _consultation_in_progress(live_server)
+    consultation = consultation_in_progress(live_server)
     amlodipine = _diagnose_hypertension(live_server, consultation)
 
     # the doctor: from the room to the prescribing screen, a drug found by its Chinese name
-    await _login(phone, live_server, "dr_chen")
+    await login(phone, live_server, "dr_chen")
     await phone.goto(f"{live_server}/care/consultations/{consultation}")
     await _click_and_reload(phone, "#to-prescribe")
     assert await phone.locator("#key-setup").count() == 0  # the demo gives dr_chen a signing key
@@ -164,7 +107,7 @@ async def test_a_prescription_is_written_signed_reviewed_chosen_and_dispensed_on
     prescription = int(await item.get_attribute("data-prescription-id"))
 
     # the pharmacist: the queue, the prescription, claim, approve
-    await _login(phone, live_server, "pharm_wang")
+    await login(phone, live_server, "pharm_wang")
     await phone.goto(f"{live_server}/care/pharmacy/review")
     row = phone.locator(f"tr.queue-item[data-prescription-id='{prescription}']")
     assert "氨氯地平" in await row.inner_text()
@@ -177,7 +120,7 @@ async def test_a_prescription_is_written_signed_reviewed_chosen_and_dispensed_on
     assert "审核通过" in await phone.inner_text("#rx-status")
 
     # the patient's son: a pharmacy with stock, pickup, the code and its QR code
-    await _login(phone, live_server, "zhangwei")
+    await login(phone, live_server, "zhangwei")
     await phone.goto(f"{live_server}/care/prescriptions")
     await _click_and_reload(phone, f".rx-item[data-prescription-id='{prescription}'] a.button")
     assert "每日一次" in await phone.inner_text("#rx-lines")
@@ -201,7 +144,7 @@ async def test_a_prescription_is_written_signed_reviewed_chosen_and_dispensed_on
 
     # the pharmacist hands it over at that pharmacy with the code
     pharmacy = _pharmacy_chosen(live_server, prescription)
-    await _login(phone, live_server, "pharm_wang")
+    await login(phone, live_server, "pharm_wang")
     await phone.goto(f"{live_server}/care/pharmacy/pickup?pharmacy_id={pharmacy}")
     await phone.fill("#pickup-code-input", code)
     await phone.click("#dispense")

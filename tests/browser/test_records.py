@@ -5,73 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 
-from regio.demo import DEMO_PASSWORD
+from tests.browser.demo_api import consultation_in_progress, login
 
 pytestmark = pytest.mark.browser
 
 
-def _token(live_server: str, username: str) -> dict[str, str]:
-    answer = httpx.post(
-        f"{live_server}/api/auth/token", json={"username": username, "password": DEMO_PASSWORD}, timeout=30
-    )
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
-
-
-def _consultation_in_progress(live_server: str) -> int:
-    """李秀英 (hypertension on the demo hospital's records) books dr_chen, and he starts the consultation."""
-    patient, doctor = _token(live_server, "zhangwei"), _token(live_server, "dr_chen")
-    family = httpx.get(f"{live_server}/api/care/patients", headers=patient, timeout=30).json()["items"]
-    mother = next(item["patient"]["id"] for item in family if item["patient"]["name"] == "李秀英")
-    schedule = httpx.get(f"{live_server}/api/care/doctor/schedule", headers=doctor, timeout=30).json()
-    # the latest days first: other browser tests book the nearer ones
-    slots = [
-        slot for shift in reversed(schedule["shifts"]) for slot in shift["slots"] if slot["remaining"] > 0
-    ]
-    for slot in slots:
-        booked = httpx.post(
-            f"{live_server}/api/care/appointments",
-            json={"slot_id": slot["id"], "patient_id": mother},
-            headers=patient,
-            timeout=30,
-        )
-        if booked.status_code == 201:
-            break
-    else:
-        raise AssertionError("no bookable slot of dr_chen in the demo")
-    appointment = booked.json()["id"]
-    confirmed = httpx.post(
-        f"{live_server}/api/care/appointments/{appointment}/confirm", headers=patient, timeout=30
-    )
-    assert confirmed.status_code == 200, confirmed.text
-    opened = httpx.post(
-        f"{live_server}/api/care/consultations",
-        json={"appointment_id": appointment},
-        headers=patient,
-        timeout=30,
-    )
-    assert opened.status_code in (200, 201), opened.text
-    consultation = int(opened.json()["id"])
-    started = httpx.post(
-        f"{live_server}/api/care/consultations/{consultation}/start", headers=doctor, timeout=30
-    )
-    assert started.status_code == 200, started.text
-    return consultation
-
-
-async def _login(page: Any, live_server: str, username: str) -> None:
-    await page.goto(f"{live_server}/login")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", DEMO_PASSWORD)
-    await page.click("form button[type=submit]")
-    await page.wait_for_load_state()
-
-
 async def test_the_doctor_finds_a_diagnosis_by_search_and_signs(live_server: str, phone: Any) -> None:
-    consultation = _consultation_in_progress(live_server)
-    await _login(phone, live_server, "dr_chen")
+    consultation = consultation_in_progress(live_server)
+    await login(phone, live_server, "dr_chen")
     await phone.goto(f"{live_server}/care/consultations/{consultation}/record")
     assert "未书写" in await phone.inner_text("#record-status")
     assert await phone.locator("#priors tr.prior").count() >= 1  # the hospital's offline diagnoses
@@ -107,7 +50,7 @@ async def test_the_doctor_finds_a_diagnosis_by_search_and_signs(live_server: str
 
     # the patient's side finds the signed record in their history
     await phone.context.clear_cookies()
-    await _login(phone, live_server, "zhangwei")
+    await login(phone, live_server, "zhangwei")
     await phone.goto(f"{live_server}/care/records")
     item = phone.locator(f".history-item[data-consultation-id='{consultation}']")
     assert "I10" in await item.inner_text()
