@@ -86,19 +86,13 @@ class HttpSmsGateway:
         return f"HttpSmsGateway({self.url!r}, secret=<hidden>)"
 
     async def send(self, message: SmsMessage) -> None:
-        body = sms_body(message)
-        headers = {
-            "Content-Type": "application/json; charset=utf-8",
-            webhooks.SIGNATURE_HEADER: webhooks.sign(body, secret=self._secret),
-            "Regio-Message-Id": message.id,
-            "User-Agent": "Regio-SMS/1",
-        }
+        headers = {"Regio-Message-Id": message.id, "User-Agent": "Regio-SMS/1"}
         try:
-            response = await self._client.post(self.url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise SmsDeliveryFailed(f"{type(exc).__name__} posting to the SMS gateway") from None
-        if not 200 <= response.status_code < 300:
-            raise SmsDeliveryFailed(f"HTTP {response.status_code} from the SMS gateway")
+            await webhooks.post_signed(
+                self._client, self.url, sms_body(message), secret=self._secret, headers=headers
+            )
+        except webhooks.SignedPostFailed as exc:
+            raise SmsDeliveryFailed(f"{exc} from the SMS gateway") from None
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -13,8 +13,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
+import httpx
 from sqlalchemy import Index, String, delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -155,3 +157,22 @@ async def prune_receipts(db: Database, settings: Settings) -> None:
     horizon = utcnow() - timedelta(seconds=2 * settings.webhook_tolerance_seconds)
     async with db.sessionmaker() as session, session.begin():
         await session.execute(delete(WebhookReceipt).where(WebhookReceipt.received_at < horizon))
+
+
+class SignedPostFailed(Exception):
+    """A signed POST to a partner did not get a 2xx answer; the text names the cause, never the body."""
+
+
+async def post_signed(
+    client: httpx.AsyncClient, url: str, body: bytes, *, secret: str, headers: Mapping[str, str] | None = None
+) -> httpx.Response:
+    """POSTs a JSON body signed with the one scheme, for the partners we call (SMS, courier, payment)."""
+    sent = {"Content-Type": "application/json; charset=utf-8", SIGNATURE_HEADER: sign(body, secret=secret)}
+    sent.update(headers or {})
+    try:
+        response = await client.post(url, content=body, headers=sent)
+    except httpx.HTTPError as exc:
+        raise SignedPostFailed(type(exc).__name__) from None
+    if not 200 <= response.status_code < 300:
+        raise SignedPostFailed(f"HTTP {response.status_code}")
+    return response

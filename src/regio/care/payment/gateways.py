@@ -83,19 +83,14 @@ class HttpGateway:
         return f"HttpGateway({self.url!r}, secret=<hidden>)"
 
     async def _post(self, path: str, document: dict[str, object], key: str) -> dict[str, object]:
-        body = _body(document)
-        headers = {
-            "Content-Type": "application/json; charset=utf-8",
-            webhooks.SIGNATURE_HEADER: webhooks.sign(body, secret=self._secret),
-            "Idempotency-Key": key,  # a retried request charges or refunds once
-            "User-Agent": "Regio-Payments/1",
-        }
+        # The key makes a retried request charge or refund once.
+        headers = {"Idempotency-Key": key, "User-Agent": "Regio-Payments/1"}
         try:
-            response = await self._client.post(self.url + path, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise GatewayFailed(reason=type(exc).__name__) from None
-        if not 200 <= response.status_code < 300:
-            raise GatewayFailed(reason=f"HTTP {response.status_code}")
+            response = await webhooks.post_signed(
+                self._client, self.url + path, _body(document), secret=self._secret, headers=headers
+            )
+        except webhooks.SignedPostFailed as exc:
+            raise GatewayFailed(reason=str(exc)) from None
         try:
             answer = response.json()
         except ValueError:

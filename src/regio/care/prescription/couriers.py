@@ -104,20 +104,14 @@ class HttpCourier:
         return f"HttpCourier({self.url!r}, secret=<hidden>)"
 
     async def create_shipment(self, request: ShipmentRequest) -> str:
-        body = shipment_body(request)
-        headers = {
-            "Content-Type": "application/json; charset=utf-8",
-            webhooks.SIGNATURE_HEADER: webhooks.sign(body, secret=self._secret),
-            # The courier drops a second booking with the same key: a retried POST books one parcel.
-            "Idempotency-Key": request.reference,
-            "User-Agent": "Regio-Courier/1",
-        }
+        # The courier drops a second booking with the same key: a retried POST books one parcel.
+        headers = {"Idempotency-Key": request.reference, "User-Agent": "Regio-Courier/1"}
         try:
-            response = await self._client.post(self.url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise CourierFailed(f"{type(exc).__name__} posting to the courier") from None
-        if not 200 <= response.status_code < 300:
-            raise CourierFailed(f"HTTP {response.status_code} from the courier")
+            response = await webhooks.post_signed(
+                self._client, self.url, shipment_body(request), secret=self._secret, headers=headers
+            )
+        except webhooks.SignedPostFailed as exc:
+            raise CourierFailed(f"{exc} from the courier") from None
         try:
             tracking = response.json()["tracking_id"]
         except (ValueError, KeyError, TypeError):
