@@ -1,4 +1,4 @@
-"""Refusals of reports, each with a stable code and a message in Chinese and English."""
+"""Refusals of reports and statistics, each with a stable code and a message in Chinese and English."""
 
 from __future__ import annotations
 
@@ -43,3 +43,39 @@ class ReportChanged(Conflict):
     code = "report_changed"
     message_en = "Another version of this report was stored at the same moment; push again."
     message_zh = "该报告的另一版本刚被保存，请重新推送。"
+
+
+# ---- regional statistics ---------------------------------------------------------------------------
+
+
+class StatisticsForbidden(Forbidden):
+    code = "statistics_forbidden"
+    message_en = (
+        "Service statistics are shown to the region's health commission, regulators, platform admins, "
+        "and to a hospital's admin for that hospital only."
+    )
+    message_zh = "服务统计仅向本区域卫生健康委、监管人员、平台管理员开放；医院管理员仅可查看本院。"
+
+
+class StatisticsRangeReversed(InvalidInput):
+    code = "statistics_range_reversed"
+    message_en = "The end date is before the start date."
+    message_zh = "结束日期早于开始日期。"
+
+
+class StatisticsRangeTooLong(InvalidInput):
+    code = "statistics_range_too_long"
+    message_en = "A range covers at most {max_days} days."
+    message_zh = "统计区间最长 {max_days} 天。"
+
+
+class StatisticsDateOutOfRange(InvalidInput):
+    code = "statistics_date_out_of_range"
+    message_en = "Choose dates between 2000 and 2100."
+    message_zh = "请选择 2000 年至 2100 年之间的日期。"
+
+
+class StatisticsHospitalNotFound(NotFound):
+    code = "statistics_hospital_not_found"
+    message_en = "No hospital has this id."
+    message_zh = "未找到该医院。"

@@ -1,22 +1,44 @@
-"""Queries of reports; never commits. Races are decided here by the database: unique constraints with
-ON CONFLICT DO NOTHING, and UPDATEs whose WHERE holds the version they follow.
+"""Queries of reports and of the regional statistics; never commits. Races are decided here by the
+database: unique constraints with ON CONFLICT DO NOTHING, and UPDATEs whose WHERE holds the version they
+follow.
 
 Patients, hospitals, consultations and appointments are read (never written) from their subdomains'
-tables, to name the people and to find who has cared for a patient at a hospital.
+tables, to name the people and to find who has cared for a patient at a hospital. The regional statistics
+count completed consultations and approved prescriptions here, by Beijing day.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Float,
+    Integer,
+    case,
+    cast,
+    extract,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from regio.care.booking.models import Appointment
+from regio.care.consultation.enums import Status as ConsultationStatus
 from regio.care.consultation.models import Consultation
 from regio.care.patients.models import Patient
+from regio.care.prescription.enums import Status as PrescriptionStatus
+from regio.care.prescription.models import Prescription
 from regio.care.registry.models import Hospital
 from regio.care.reports.models import Observation, Report, ReportVersion
 from regio.core.db import is_sqlite
@@ -171,3 +193,172 @@ async def reports_of_patients(
         .limit(limit)
     )
     return list(result.scalars())
+
+
+# ---- regional statistics -----------------------------------------------------------------------------
+
+# China has kept UTC+8 all year since 1991, so SQLite may shift by a fixed offset.
+_SQLITE_SHIFT = "+8 hours"
+
+
+class Coverage(Protocol):
+    """The hospitals a statistics reader may cover (statistics.Reach), as the queries need it."""
+
+    @property
+    def everything(self) -> bool: ...
+
+    @property
+    def regions(self) -> frozenset[str]: ...
+
+    @property
+    def hospitals(self) -> frozenset[int]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One row of the SQL aggregate: services completed on one day, in one department, started in one hour."""
+
+    day: date
+    hospital_id: int
+    department_code: str
+    hour: int | None  # Beijing hour the consultations started; None if a start was never recorded
+    services: int
+    wait_minutes: float  # summed over the consultations with a start
+
+
+def _beijing_day(column: Any, sqlite: bool) -> ColumnElement[Any]:
+    if sqlite:
+        return func.date(column, _SQLITE_SHIFT)
+    return cast(func.timezone("Asia/Shanghai", column), Date)
+
+
+def _beijing_hour(column: Any, sqlite: bool) -> ColumnElement[Any]:
+    if sqlite:
+        return cast(func.strftime("%H", column, _SQLITE_SHIFT), Integer)
+    return cast(extract("hour", func.timezone("Asia/Shanghai", column)), Integer)
+
+
+def _wait_minutes(sqlite: bool) -> ColumnElement[Any]:
+    """started_at − the later of scheduled_at and created_at, in minutes, never below zero."""
+    started, scheduled, created = Consultation.started_at, Consultation.scheduled_at, Consultation.created_at
+    if sqlite:
+        # SQLite keeps these as ISO text in one format, so the larger text is the later time.
+        minutes = (func.julianday(started) - func.julianday(func.max(scheduled, created))) * 1440.0
+        clamped: ColumnElement[Any] = func.max(minutes, 0.0)
+    else:
+        seconds = extract("epoch", started - func.greatest(scheduled, created))
+        clamped = func.greatest(seconds / 60.0, 0.0)
+    return case((started.is_not(None), cast(clamped, Float)), else_=None)
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _scope_filters(
+    reach: Coverage, *, hospital_column: Any, region: str | None, hospital_id: int | None
+) -> list[ColumnElement[bool]]:
+    filters: list[ColumnElement[bool]] = []
+    if not reach.everything:
+        allowed: list[ColumnElement[bool]] = []
+        if reach.regions:
+            allowed.append(Hospital.region_adcode.in_(sorted(reach.regions)))
+        if reach.hospitals:
+            allowed.append(hospital_column.in_(sorted(reach.hospitals)))
+        filters.append(or_(*allowed) if allowed else false())
+    if region is not None:
+        filters.append(Hospital.region_adcode == region)
+    if hospital_id is not None:
+        filters.append(hospital_column == hospital_id)
+    return filters
+
+
+async def hospital_region(session: AsyncSession, hospital_id: int) -> str | None:
+    """The hospital's region adcode; None if there is no such hospital."""
+    found: str | None = await session.scalar(select(Hospital.region_adcode).where(Hospital.id == hospital_id))
+    return found
+
+
+async def service_buckets(
+    session: AsyncSession,
+    *,
+    start: datetime,
+    end: datetime,
+    reach: Coverage,
+    region: str | None,
+    hospital_id: int | None,
+) -> list[Bucket]:
+    """Completed consultations in [start, end) within the reach, counted per Beijing day, department and
+    start hour."""
+    sqlite = is_sqlite(session)
+    filters = _scope_filters(
+        reach, hospital_column=Consultation.hospital_id, region=region, hospital_id=hospital_id
+    )
+    # Per-row figures in a subquery, grouped outside it: PostgreSQL then groups by plain columns,
+    # not by expressions whose bound parameters it cannot match between SELECT and GROUP BY.
+    per_row = (
+        select(
+            _beijing_day(Consultation.completed_at, sqlite).label("day"),
+            Consultation.hospital_id.label("hospital_id"),
+            Consultation.department_code.label("department_code"),
+            _beijing_hour(Consultation.started_at, sqlite).label("hour"),
+            _wait_minutes(sqlite).label("wait"),
+        )
+        .join(Hospital, Hospital.id == Consultation.hospital_id)
+        .where(
+            Consultation.status == ConsultationStatus.completed.value,
+            Consultation.completed_at >= start,
+            Consultation.completed_at < end,
+            *filters,
+        )
+        .subquery()
+    )
+    grouped = select(
+        per_row.c.day,
+        per_row.c.hospital_id,
+        per_row.c.department_code,
+        per_row.c.hour,
+        func.count().label("services"),
+        func.coalesce(func.sum(per_row.c.wait), literal(0.0)).label("wait"),
+    ).group_by(per_row.c.day, per_row.c.hospital_id, per_row.c.department_code, per_row.c.hour)
+    result = await session.execute(grouped)
+    return [
+        Bucket(
+            day=_as_date(row.day),
+            hospital_id=int(row.hospital_id),
+            department_code=str(row.department_code),
+            hour=None if row.hour is None else int(row.hour),
+            services=int(row.services),
+            wait_minutes=float(row.wait or 0.0),
+        )
+        for row in result
+    ]
+
+
+async def approved_prescriptions(
+    session: AsyncSession,
+    *,
+    start: datetime,
+    end: datetime,
+    reach: Coverage,
+    region: str | None,
+    hospital_id: int | None,
+) -> dict[date, int]:
+    """Prescriptions a pharmacist approved, by the Beijing day of the approval (reviewed_at)."""
+    sqlite = is_sqlite(session)
+    filters = _scope_filters(
+        reach, hospital_column=Prescription.hospital_id, region=region, hospital_id=hospital_id
+    )
+    per_row = (
+        select(_beijing_day(Prescription.reviewed_at, sqlite).label("day"))
+        .join(Hospital, Hospital.id == Prescription.hospital_id)
+        .where(
+            Prescription.status.in_([PrescriptionStatus.approved.value, PrescriptionStatus.dispensed.value]),
+            Prescription.reviewed_at >= start,
+            Prescription.reviewed_at < end,
+            *filters,
+        )
+        .subquery()
+    )
+    result = await session.execute(select(per_row.c.day, func.count()).group_by(per_row.c.day))
+    return {_as_date(day): int(count) for day, count in result.all()}

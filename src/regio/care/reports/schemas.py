@@ -1,8 +1,9 @@
-"""Response models of reports (pushes arrive as raw FHIR JSON and are read by reports.fhir, not Pydantic)."""
+"""Response models of reports and statistics; pushes are raw FHIR JSON read by reports.fhir, not Pydantic."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
 from pydantic import BaseModel
 
@@ -74,3 +75,56 @@ class ReportSummaryOut(BaseModel):
 class PushOut(BaseModel):
     created: bool  # False: the same content was pushed before; nothing changed
     report: ReportOut
+
+
+# ---- regional statistics ---------------------------------------------------------------------------
+
+
+class DayOut(BaseModel):
+    date: date
+    services: int
+    equivalent_hospitals: Decimal
+    average_wait_minutes: float | None
+    peak_hour: int | None
+    prescriptions_approved: int
+
+
+class RowOut(BaseModel):
+    """One hospital's department on one day."""
+
+    date: date
+    hospital_id: int
+    hospital_name: str
+    department_code: str
+    department_name: str
+    services: int
+    average_wait_minutes: float | None
+    peak_hour: int | None
+
+
+class GroupOut(BaseModel):
+    """One hospital's department over the whole range."""
+
+    hospital_id: int
+    hospital_name: str
+    department_code: str
+    department_name: str
+    services: int
+    average_wait_minutes: float | None
+    peak_hour: int | None
+
+
+class StatisticsOut(BaseModel):
+    from_date: date
+    to_date: date
+    region: str | None
+    hospital_id: int | None
+    services: int
+    average_equivalent_hospitals: Decimal
+    peak_equivalent_hospitals: Decimal
+    average_wait_minutes: float | None
+    peak_hour: int | None
+    prescriptions_approved: int
+    days: list[DayOut]
+    rows: list[RowOut]
+    groups: list[GroupOut]

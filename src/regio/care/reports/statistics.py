@@ -1,4 +1,4 @@
-"""Regional statistics of online services: daily services per hospital and department, waits, peak hours."""
+"""Regional statistics of online services: who may read them, the figures, CSV, chart and the service."""
 
 from __future__ import annotations
 
@@ -9,81 +9,31 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel
-from sqlalchemy import (
-    ColumnElement,
-    Date,
-    Float,
-    Integer,
-    case,
-    cast,
-    extract,
-    false,
-    func,
-    literal,
-    or_,
-    select,
-)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from regio.care.consultation.enums import Status as ConsultationStatus
-from regio.care.consultation.models import Consultation
-from regio.care.prescription.enums import Status as PrescriptionStatus
-from regio.care.prescription.models import Prescription
 from regio.care.registry import reference
-from regio.care.registry.models import Hospital
+from regio.care.reports import repository
+from regio.care.reports.errors import (
+    StatisticsDateOutOfRange,
+    StatisticsForbidden,
+    StatisticsHospitalNotFound,
+    StatisticsRangeReversed,
+    StatisticsRangeTooLong,
+)
+from regio.care.reports.repository import Bucket
+from regio.care.reports.schemas import DayOut, GroupOut, RowOut, StatisticsOut
 from regio.core import audit
 from regio.core.access import Principal, Role, ScopeKind
-from regio.core.db import is_sqlite, transaction
-from regio.core.errors import Forbidden, InvalidInput, NotFound
+from regio.core.db import transaction
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-# China has kept UTC+8 all year since 1991, so SQLite may shift by a fixed offset.
-_SQLITE_SHIFT = "+8 hours"
 # 等效医院: one large (三甲) hospital sees about 10,000 outpatients a day; the issue's yardstick.
 DAILY_OUTPATIENTS_OF_ONE_LARGE_HOSPITAL = 10_000
 MAX_RANGE_DAYS = 92
 DEFAULT_RANGE_DAYS = 14
 _FOUR_PLACES = Decimal("0.0001")
-
-
-# ---- errors ---------------------------------------------------------------------------------------
-
-
-class StatisticsForbidden(Forbidden):
-    code = "statistics_forbidden"
-    message_en = (
-        "Service statistics are shown to the region's health commission, regulators, platform admins, "
-        "and to a hospital's admin for that hospital only."
-    )
-    message_zh = "服务统计仅向本区域卫生健康委、监管人员、平台管理员开放；医院管理员仅可查看本院。"
-
-
-class StatisticsRangeReversed(InvalidInput):
-    code = "statistics_range_reversed"
-    message_en = "The end date is before the start date."
-    message_zh = "结束日期早于开始日期。"
-
-
-class StatisticsRangeTooLong(InvalidInput):
-    code = "statistics_range_too_long"
-    message_en = "A range covers at most {max_days} days."
-    message_zh = "统计区间最长 {max_days} 天。"
-
-
-class StatisticsDateOutOfRange(InvalidInput):
-    code = "statistics_date_out_of_range"
-    message_en = "Choose dates between 2000 and 2100."
-    message_zh = "请选择 2000 年至 2100 年之间的日期。"
-
-
-class StatisticsHospitalNotFound(NotFound):
-    code = "statistics_hospital_not_found"
-    message_en = "No hospital has this id."
-    message_zh = "未找到该医院。"
 
 
 # ---- who sees what (pure) ---------------------------------------------------------------------------
@@ -146,19 +96,13 @@ def beijing_today() -> date:
     return datetime.now(SHANGHAI).date()
 
 
+def _bounds(from_date: date, to_date: date) -> tuple[datetime, datetime]:
+    start = datetime(from_date.year, from_date.month, from_date.day, tzinfo=SHANGHAI).astimezone(UTC)
+    end = datetime(to_date.year, to_date.month, to_date.day, tzinfo=SHANGHAI).astimezone(UTC)
+    return start, end + timedelta(days=1)
+
+
 # ---- figures (pure) ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Bucket:
-    """One row of the SQL aggregate: services completed on one day, in one department, started in one hour."""
-
-    day: date
-    hospital_id: int
-    department_code: str
-    hour: int | None  # Beijing hour the consultations started; None if a start was never recorded
-    services: int
-    wait_minutes: float  # summed over the consultations with a start
 
 
 @dataclass(slots=True)
@@ -198,56 +142,6 @@ def equivalent_hospitals(services: int) -> Decimal:
 
 def days_between(from_date: date, to_date: date) -> list[date]:
     return [from_date + timedelta(days=n) for n in range((to_date - from_date).days + 1)]
-
-
-class DayOut(BaseModel):
-    date: date
-    services: int
-    equivalent_hospitals: Decimal
-    average_wait_minutes: float | None
-    peak_hour: int | None
-    prescriptions_approved: int
-
-
-class RowOut(BaseModel):
-    """One hospital's department on one day."""
-
-    date: date
-    hospital_id: int
-    hospital_name: str
-    department_code: str
-    department_name: str
-    services: int
-    average_wait_minutes: float | None
-    peak_hour: int | None
-
-
-class GroupOut(BaseModel):
-    """One hospital's department over the whole range."""
-
-    hospital_id: int
-    hospital_name: str
-    department_code: str
-    department_name: str
-    services: int
-    average_wait_minutes: float | None
-    peak_hour: int | None
-
-
-class StatisticsOut(BaseModel):
-    from_date: date
-    to_date: date
-    region: str | None
-    hospital_id: int | None
-    services: int
-    average_equivalent_hospitals: Decimal
-    peak_equivalent_hospitals: Decimal
-    average_wait_minutes: float | None
-    peak_hour: int | None
-    prescriptions_approved: int
-    days: list[DayOut]
-    rows: list[RowOut]
-    groups: list[GroupOut]
 
 
 def department_name(code: str) -> str:
@@ -446,134 +340,6 @@ def _nice_ceiling(value: int) -> int:
         step *= 10
 
 
-# ---- SQL ----------------------------------------------------------------------------------------------
-
-
-def _beijing_day(column: Any, sqlite: bool) -> ColumnElement[Any]:
-    if sqlite:
-        return func.date(column, _SQLITE_SHIFT)
-    return cast(func.timezone("Asia/Shanghai", column), Date)
-
-
-def _beijing_hour(column: Any, sqlite: bool) -> ColumnElement[Any]:
-    if sqlite:
-        return cast(func.strftime("%H", column, _SQLITE_SHIFT), Integer)
-    return cast(extract("hour", func.timezone("Asia/Shanghai", column)), Integer)
-
-
-def _wait_minutes(sqlite: bool) -> ColumnElement[Any]:
-    """started_at − the later of scheduled_at and created_at, in minutes, never below zero."""
-    started, scheduled, created = Consultation.started_at, Consultation.scheduled_at, Consultation.created_at
-    if sqlite:
-        # SQLite keeps these as ISO text in one format, so the larger text is the later time.
-        minutes = (func.julianday(started) - func.julianday(func.max(scheduled, created))) * 1440.0
-        clamped: ColumnElement[Any] = func.max(minutes, 0.0)
-    else:
-        seconds = extract("epoch", started - func.greatest(scheduled, created))
-        clamped = func.greatest(seconds / 60.0, 0.0)
-    return case((started.is_not(None), cast(clamped, Float)), else_=None)
-
-
-def _as_date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
-
-
-def _bounds(from_date: date, to_date: date) -> tuple[datetime, datetime]:
-    start = datetime(from_date.year, from_date.month, from_date.day, tzinfo=SHANGHAI).astimezone(UTC)
-    end = datetime(to_date.year, to_date.month, to_date.day, tzinfo=SHANGHAI).astimezone(UTC)
-    return start, end + timedelta(days=1)
-
-
-def _scope_filters(
-    reach: Reach, *, hospital_column: Any, region: str | None, hospital_id: int | None
-) -> list[ColumnElement[bool]]:
-    filters: list[ColumnElement[bool]] = []
-    if not reach.everything:
-        allowed: list[ColumnElement[bool]] = []
-        if reach.regions:
-            allowed.append(Hospital.region_adcode.in_(sorted(reach.regions)))
-        if reach.hospitals:
-            allowed.append(hospital_column.in_(sorted(reach.hospitals)))
-        filters.append(or_(*allowed) if allowed else false())
-    if region is not None:
-        filters.append(Hospital.region_adcode == region)
-    if hospital_id is not None:
-        filters.append(hospital_column == hospital_id)
-    return filters
-
-
-async def _service_buckets(
-    session: AsyncSession, *, start: datetime, end: datetime, filters: list[ColumnElement[bool]]
-) -> list[Bucket]:
-    sqlite = is_sqlite(session)
-    # Per-row figures in a subquery, grouped outside it: PostgreSQL then groups by plain columns,
-    # not by expressions whose bound parameters it cannot match between SELECT and GROUP BY.
-    per_row = (
-        select(
-            _beijing_day(Consultation.completed_at, sqlite).label("day"),
-            Consultation.hospital_id.label("hospital_id"),
-            Consultation.department_code.label("department_code"),
-            _beijing_hour(Consultation.started_at, sqlite).label("hour"),
-            _wait_minutes(sqlite).label("wait"),
-        )
-        .join(Hospital, Hospital.id == Consultation.hospital_id)
-        .where(
-            Consultation.status == ConsultationStatus.completed.value,
-            Consultation.completed_at >= start,
-            Consultation.completed_at < end,
-            *filters,
-        )
-        .subquery()
-    )
-    grouped = select(
-        per_row.c.day,
-        per_row.c.hospital_id,
-        per_row.c.department_code,
-        per_row.c.hour,
-        func.count().label("services"),
-        func.coalesce(func.sum(per_row.c.wait), literal(0.0)).label("wait"),
-    ).group_by(per_row.c.day, per_row.c.hospital_id, per_row.c.department_code, per_row.c.hour)
-    result = await session.execute(grouped)
-    return [
-        Bucket(
-            day=_as_date(row.day),
-            hospital_id=int(row.hospital_id),
-            department_code=str(row.department_code),
-            hour=None if row.hour is None else int(row.hour),
-            services=int(row.services),
-            wait_minutes=float(row.wait or 0.0),
-        )
-        for row in result
-    ]
-
-
-async def _approved_prescriptions(
-    session: AsyncSession, *, start: datetime, end: datetime, filters: list[ColumnElement[bool]]
-) -> dict[date, int]:
-    """Prescriptions a pharmacist approved, by the Beijing day of the approval (reviewed_at)."""
-    sqlite = is_sqlite(session)
-    per_row = (
-        select(_beijing_day(Prescription.reviewed_at, sqlite).label("day"))
-        .join(Hospital, Hospital.id == Prescription.hospital_id)
-        .where(
-            Prescription.status.in_([PrescriptionStatus.approved.value, PrescriptionStatus.dispensed.value]),
-            Prescription.reviewed_at >= start,
-            Prescription.reviewed_at < end,
-            *filters,
-        )
-        .subquery()
-    )
-    result = await session.execute(select(per_row.c.day, func.count()).group_by(per_row.c.day))
-    return {_as_date(day): int(count) for day, count in result.all()}
-
-
-async def _hospital_names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    result = await session.execute(select(Hospital.id, Hospital.name).where(Hospital.id.in_(sorted(ids))))
-    return {int(hospital): str(name) for hospital, name in result.all()}
-
-
 # ---- the service ----------------------------------------------------------------------------------
 
 
@@ -596,31 +362,19 @@ async def service_statistics(
         raise StatisticsForbidden(region=region)
     async with transaction(session):
         if hospital_id is not None:
-            hospital_region = await session.scalar(
-                select(Hospital.region_adcode).where(Hospital.id == hospital_id)
-            )
+            hospital_region = await repository.hospital_region(session, hospital_id)
             if hospital_region is None:
                 raise StatisticsHospitalNotFound(hospital_id=hospital_id)
             if not reach.covers_hospital(hospital_id, hospital_region):
                 raise StatisticsForbidden(hospital_id=hospital_id)
         start, end = _bounds(from_date, to_date)
-        buckets = await _service_buckets(
-            session,
-            start=start,
-            end=end,
-            filters=_scope_filters(
-                reach, hospital_column=Consultation.hospital_id, region=region, hospital_id=hospital_id
-            ),
+        buckets = await repository.service_buckets(
+            session, start=start, end=end, reach=reach, region=region, hospital_id=hospital_id
         )
-        approved = await _approved_prescriptions(
-            session,
-            start=start,
-            end=end,
-            filters=_scope_filters(
-                reach, hospital_column=Prescription.hospital_id, region=region, hospital_id=hospital_id
-            ),
+        approved = await repository.approved_prescriptions(
+            session, start=start, end=end, reach=reach, region=region, hospital_id=hospital_id
         )
-        names = await _hospital_names(session, {bucket.hospital_id for bucket in buckets})
+        names = await repository.hospital_names(session, {bucket.hospital_id for bucket in buckets})
         await audit.record(
             session,
             principal,
