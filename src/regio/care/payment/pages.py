@@ -261,9 +261,8 @@ async def mine(
 @router.get("/care/payments/reconciliation")
 async def reconciliation(request: Request, principal: CurrentPrincipal) -> Response:
     """A hospital administrator's daily reconciliation download (the CSV API checks the hospital)."""
-    if not principal.is_person or not (
-        principal.has_role(Role.hospital_admin) or principal.has_role(Role.platform_admin)
-    ):
+    # Orders name the drugs people take: the hospital's own administrators only, not the platform's.
+    if not principal.is_person or not principal.has_role(Role.hospital_admin):
         raise errors.ReconciliationForbidden()
     hospitals = sorted(principal.scope_ids(Role.hospital_admin, ScopeKind.hospital), key=_numeric_first)
     return render(
