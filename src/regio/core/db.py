@@ -63,6 +63,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def one_of(column: str, values: list[str]) -> str:
+    """The SQL of a CHECK that a column holds one of the named values (an enum stored as text)."""
+    return f"{column} IN (" + ", ".join(f"'{value}'" for value in values) + ")"
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 

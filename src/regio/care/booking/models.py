@@ -33,13 +33,9 @@ from regio.care.booking.enums import (
     SlotStatus,
     WaitlistStatus,
 )
-from regio.core.db import Base, BigId, IdMixin, TimestampMixin, UTCDateTime, utcnow
+from regio.core.db import Base, BigId, IdMixin, TimestampMixin, UTCDateTime, one_of, utcnow
 
 _ACTIVE = "status IN ('held', 'confirmed')"
-
-
-def _one_of(column: str, values: list[str]) -> str:
-    return f"{column} IN (" + ", ".join(f"'{value}'" for value in values) + ")"
 
 
 class RosterTemplate(IdMixin, TimestampMixin, Base):
@@ -79,7 +75,7 @@ class Shift(IdMixin, TimestampMixin, Base):
 
     __tablename__ = "booking_shifts"
     __table_args__ = (
-        CheckConstraint(_one_of("status", [s.value for s in ShiftStatus]), name="status"),
+        CheckConstraint(one_of("status", [s.value for s in ShiftStatus]), name="status"),
         CheckConstraint("end_at > start_at", name="window"),
         CheckConstraint("slot_minutes BETWEEN 5 AND 240", name="slot_minutes"),
         CheckConstraint("capacity_per_slot BETWEEN 1 AND 1000", name="capacity"),
@@ -122,7 +118,7 @@ class Slot(IdMixin, Base):
 
     __tablename__ = "booking_slots"
     __table_args__ = (
-        CheckConstraint(_one_of("status", [s.value for s in SlotStatus]), name="status"),
+        CheckConstraint(one_of("status", [s.value for s in SlotStatus]), name="status"),
         CheckConstraint("capacity >= 0 AND extra >= 0", name="places"),
         # The last line of defence: whatever the code does, the database never holds an overbooking.
         CheckConstraint("booked >= 0 AND booked <= capacity + extra", name="booked"),
@@ -157,7 +153,7 @@ class Appointment(IdMixin, TimestampMixin, Base):
 
     __tablename__ = "booking_appointments"
     __table_args__ = (
-        CheckConstraint(_one_of("status", [s.value for s in AppointmentStatus]), name="status"),
+        CheckConstraint(one_of("status", [s.value for s in AppointmentStatus]), name="status"),
         CheckConstraint("day_seat >= 1", name="day_seat"),
         # At most N active bookings per patient, doctor and day: seat 1..N, each seat unique while
         # active. The database decides, so two racing requests cannot both take seat 1.
@@ -208,7 +204,7 @@ class WaitlistEntry(IdMixin, TimestampMixin, Base):
 
     __tablename__ = "booking_waitlist"
     __table_args__ = (
-        CheckConstraint(_one_of("status", [s.value for s in WaitlistStatus]), name="status"),
+        CheckConstraint(one_of("status", [s.value for s in WaitlistStatus]), name="status"),
         Index(
             "uq_booking_waitlist_waiting",
             "slot_id",
@@ -277,7 +273,7 @@ class Notification(IdMixin, Base):
 
     __tablename__ = "booking_notifications"
     __table_args__ = (
-        CheckConstraint(_one_of("kind", [k.value for k in NotificationKind]), name="kind"),
+        CheckConstraint(one_of("kind", [k.value for k in NotificationKind]), name="kind"),
         Index("ix_booking_notifications_user", "user_id", "id"),
     )
 

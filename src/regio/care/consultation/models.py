@@ -30,13 +30,9 @@ from regio.care.consultation.enums import (
     Status,
     Urgency,
 )
-from regio.core.db import Base, BigId, IdMixin, UTCDateTime, utcnow
+from regio.core.db import Base, BigId, IdMixin, UTCDateTime, one_of, utcnow
 
 USERS_ID = "users.id"
-
-
-def _one_of(column: str, values: list[str]) -> str:
-    return f"{column} IN (" + ", ".join(f"'{value}'" for value in values) + ")"
 
 
 class Consultation(IdMixin, Base):
@@ -44,10 +40,10 @@ class Consultation(IdMixin, Base):
 
     __tablename__ = "consultations"
     __table_args__ = (
-        CheckConstraint(_one_of("status", [s.value for s in Status]), name="status"),
-        CheckConstraint(_one_of("mode", [m.value for m in Mode]), name="mode"),
-        CheckConstraint(_one_of("source", [s.value for s in Source]), name="source"),
-        CheckConstraint(_one_of("urgency", [u.value for u in Urgency]), name="urgency"),
+        CheckConstraint(one_of("status", [s.value for s in Status]), name="status"),
+        CheckConstraint(one_of("mode", [m.value for m in Mode]), name="mode"),
+        CheckConstraint(one_of("source", [s.value for s in Source]), name="source"),
+        CheckConstraint(one_of("urgency", [u.value for u in Urgency]), name="urgency"),
         CheckConstraint("last_seq >= 0", name="last_seq"),
         # One consultation per appointment and per quick question: opening twice is idempotent.
         UniqueConstraint("appointment_id"),
@@ -105,9 +101,9 @@ class QuickQuestion(IdMixin, Base):
 
     __tablename__ = "consultation_quick_questions"
     __table_args__ = (
-        CheckConstraint(_one_of("status", [s.value for s in QuestionStatus]), name="status"),
-        CheckConstraint(_one_of("mode", [m.value for m in Mode]), name="mode"),
-        CheckConstraint(_one_of("urgency", [u.value for u in Urgency]), name="urgency"),
+        CheckConstraint(one_of("status", [s.value for s in QuestionStatus]), name="status"),
+        CheckConstraint(one_of("mode", [m.value for m in Mode]), name="mode"),
+        CheckConstraint(one_of("urgency", [u.value for u in Urgency]), name="urgency"),
         # Accepted means a doctor, and only then.
         CheckConstraint(
             "(status = 'accepted') = (accepted_doctor_id IS NOT NULL)", name="accepted_has_doctor"
@@ -171,8 +167,8 @@ class Message(IdMixin, Base):
 
     __tablename__ = "consultation_messages"
     __table_args__ = (
-        CheckConstraint(_one_of("kind", [k.value for k in MessageKind]), name="kind"),
-        CheckConstraint(_one_of("sender_side", [s.value for s in Side]), name="sender_side"),
+        CheckConstraint(one_of("kind", [k.value for k in MessageKind]), name="kind"),
+        CheckConstraint(one_of("sender_side", [s.value for s in Side]), name="sender_side"),
         CheckConstraint("seq >= 1", name="seq"),
         UniqueConstraint("consultation_id", "seq"),
         # A resent message (same client id after a reconnect) is stored once.
@@ -208,7 +204,7 @@ class Call(IdMixin, Base):
 
     __tablename__ = "consultation_calls"
     __table_args__ = (
-        CheckConstraint(_one_of("status", [s.value for s in CallStatus]), name="status"),
+        CheckConstraint(one_of("status", [s.value for s in CallStatus]), name="status"),
         CheckConstraint("mode IN ('voice', 'video')", name="mode"),
         CheckConstraint("duration_seconds IS NULL OR duration_seconds >= 0", name="duration"),
         # One call at a time per consultation.

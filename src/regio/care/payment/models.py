@@ -25,15 +25,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from regio.care.payment.enums import OrderKind, OrderStatus
-from regio.core.db import Base, BigId, IdMixin, UTCDateTime, utcnow
+from regio.core.db import Base, BigId, IdMixin, UTCDateTime, one_of, utcnow
 
 USERS_ID = "users.id"
 # An order that still holds (or held) the thing it pays for: at most one per appointment or prescription.
 _LIVE = "status IN ('pending', 'paid', 'partially_refunded')"
-
-
-def _one_of(column: str, values: list[str]) -> str:
-    return f"{column} IN (" + ", ".join(f"'{value}'" for value in values) + ")"
 
 
 class ConsultationFee(IdMixin, Base):
@@ -71,7 +67,7 @@ class Enrolment(IdMixin, Base):
     __tablename__ = "payment_enrolments"
     __table_args__ = (
         UniqueConstraint("patient_id"),
-        CheckConstraint(_one_of("scheme", ["employee", "resident"]), name="scheme"),
+        CheckConstraint(one_of("scheme", ["employee", "resident"]), name="scheme"),
         CheckConstraint("personal_account_fen >= 0", name="personal_account"),
         # The urban-rural resident scheme has no personal account.
         CheckConstraint("scheme = 'employee' OR personal_account_fen = 0", name="resident_no_account"),
@@ -107,8 +103,8 @@ class Order(IdMixin, Base):
     __tablename__ = "payment_orders"
     __table_args__ = (
         UniqueConstraint("reference"),
-        CheckConstraint(_one_of("kind", [k.value for k in OrderKind]), name="kind"),
-        CheckConstraint(_one_of("status", [s.value for s in OrderStatus]), name="status"),
+        CheckConstraint(one_of("kind", [k.value for k in OrderKind]), name="kind"),
+        CheckConstraint(one_of("status", [s.value for s in OrderStatus]), name="status"),
         CheckConstraint("fund_fen + personal_account_fen + out_of_pocket_fen = total_fen", name="split"),
         CheckConstraint(
             "fund_fen >= 0 AND personal_account_fen >= 0 AND out_of_pocket_fen >= 0", name="shares"

@@ -27,13 +27,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from regio.care.prescription.enums import Delivery, Method, PharmacyKind, Status
-from regio.core.db import Base, BigId, IdMixin, UTCDateTime, utcnow
+from regio.core.db import Base, BigId, IdMixin, UTCDateTime, one_of, utcnow
 
 USERS_ID = "users.id"
-
-
-def _one_of(column: str, values: list[str]) -> str:
-    return f"{column} IN (" + ", ".join(f"'{value}'" for value in values) + ")"
 
 
 class Drug(IdMixin, Base):
@@ -101,8 +97,8 @@ class Prescription(IdMixin, Base):
 
     __tablename__ = "prescriptions"
     __table_args__ = (
-        CheckConstraint(_one_of("status", [s.value for s in Status]), name="status"),
-        CheckConstraint(_one_of("kind", ["ordinary", "emergency", "long_term"]), name="kind"),
+        CheckConstraint(one_of("status", [s.value for s in Status]), name="status"),
+        CheckConstraint(one_of("kind", ["ordinary", "emergency", "long_term"]), name="kind"),
         Index("ix_prescriptions_queue", "hospital_id", "status", "submitted_at"),
         Index("ix_prescriptions_patient", "patient_id", "created_at"),
         Index("ix_prescriptions_doctor", "doctor_id", "created_at"),
@@ -145,7 +141,7 @@ class Pharmacy(IdMixin, Base):
 
     __tablename__ = "prescription_pharmacies"
     __table_args__ = (
-        CheckConstraint(_one_of("kind", [k.value for k in PharmacyKind]), name="kind"),
+        CheckConstraint(one_of("kind", [k.value for k in PharmacyKind]), name="kind"),
         Index("ix_prescription_pharmacies_region", "region_adcode"),
     )
 
@@ -196,9 +192,9 @@ class Fulfilment(IdMixin, Base):
             postgresql_where=text("pickup_code IS NOT NULL AND pickup_used_at IS NULL"),
         ),
         UniqueConstraint("tracking_id"),
-        CheckConstraint(_one_of("method", [m.value for m in Method]), name="method"),
+        CheckConstraint(one_of("method", [m.value for m in Method]), name="method"),
         CheckConstraint(
-            "delivery_status IS NULL OR " + _one_of("delivery_status", [d.value for d in Delivery]),
+            "delivery_status IS NULL OR " + one_of("delivery_status", [d.value for d in Delivery]),
             name="delivery_status",
         ),
     )

@@ -17,12 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from regio.care.registry.enums import DoctorTitle, HospitalLevel, HospitalStatus
-from regio.core.db import Base, BigId, IdMixin, TimestampMixin, UTCDateTime, utcnow
-
-
-def _one_of(column: str, values: list[str]) -> str:
-    quoted = ", ".join("'" + value + "'" for value in values)
-    return f"{column} IN ({quoted})"
+from regio.core.db import Base, BigId, IdMixin, TimestampMixin, UTCDateTime, one_of, utcnow
 
 
 class Hospital(IdMixin, TimestampMixin, Base):
@@ -30,8 +25,8 @@ class Hospital(IdMixin, TimestampMixin, Base):
 
     __tablename__ = "hospitals"
     __table_args__ = (
-        CheckConstraint(_one_of("level", [level.value for level in HospitalLevel]), name="level"),
-        CheckConstraint(_one_of("status", [status.value for status in HospitalStatus]), name="status"),
+        CheckConstraint(one_of("level", [level.value for level in HospitalLevel]), name="level"),
+        CheckConstraint(one_of("status", [status.value for status in HospitalStatus]), name="status"),
         CheckConstraint("licence_valid_to >= licence_valid_from", name="licence_period"),
         CheckConstraint("length(city_adcode) = 6", name="city_adcode"),
         CheckConstraint("version >= 1", name="version"),
@@ -81,9 +76,7 @@ class Doctor(IdMixin, TimestampMixin, Base):
     """A licensed physician; may practise at several hospitals (多点执业)."""
 
     __tablename__ = "doctors"
-    __table_args__ = (
-        CheckConstraint(_one_of("title", [title.value for title in DoctorTitle]), name="title"),
-    )
+    __table_args__ = (CheckConstraint(one_of("title", [title.value for title in DoctorTitle]), name="title"),)
 
     real_name: Mapped[str] = mapped_column(String(100), nullable=False, index=True)
     # 医师执业证书编码: personal data, shown in full only to admins.

@@ -12,11 +12,7 @@ from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, Integer, Strin
 from sqlalchemy.orm import Mapped, mapped_column
 
 from regio.care.reports.enums import Flag, ReportKind, ReportStatus
-from regio.core.db import Base, BigId, IdMixin, UTCDateTime, utcnow
-
-
-def _one_of(column: str, values: list[str]) -> str:
-    return f"{column} IN (" + ", ".join(f"'{value}'" for value in values) + ")"
+from regio.core.db import Base, BigId, IdMixin, UTCDateTime, one_of, utcnow
 
 
 class Report(IdMixin, Base):
@@ -26,8 +22,8 @@ class Report(IdMixin, Base):
     __table_args__ = (
         # The hospital's report number names one report: two first pushes at once make one report.
         UniqueConstraint("hospital_id", "identifier"),
-        CheckConstraint(_one_of("kind", [k.value for k in ReportKind]), name="kind"),
-        CheckConstraint(_one_of("status", [s.value for s in ReportStatus]), name="status"),
+        CheckConstraint(one_of("kind", [k.value for k in ReportKind]), name="kind"),
+        CheckConstraint(one_of("status", [s.value for s in ReportStatus]), name="status"),
         CheckConstraint("latest_version >= 0", name="latest_version"),
         Index("ix_reports_reports_patient", "patient_id", "issued_at"),
     )
@@ -59,7 +55,7 @@ class ReportVersion(IdMixin, Base):
         # The same content twice is one version: a retried push at the same moment adds nothing.
         UniqueConstraint("report_id", "content_hash"),
         CheckConstraint("version >= 1", name="version"),
-        CheckConstraint(_one_of("status", [s.value for s in ReportStatus]), name="status"),
+        CheckConstraint(one_of("status", [s.value for s in ReportStatus]), name="status"),
     )
 
     report_id: Mapped[int] = mapped_column(
@@ -87,7 +83,7 @@ class Observation(IdMixin, Base):
     __tablename__ = "reports_observations"
     __table_args__ = (
         UniqueConstraint("version_id", "position"),
-        CheckConstraint(_one_of("flag", [f.value for f in Flag]), name="flag"),
+        CheckConstraint(one_of("flag", [f.value for f in Flag]), name="flag"),
         CheckConstraint("(value IS NULL) <> (value_text IS NULL)", name="one_value"),
         CheckConstraint("low IS NULL OR high IS NULL OR low <= high", name="range_order"),
     )

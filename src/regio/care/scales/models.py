@@ -19,13 +19,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from regio.care.scales.enums import AlertStatus, NoticeKind, RecipientReason
-from regio.core.db import Base, BigId, IdMixin, UTCDateTime, utcnow
+from regio.core.db import Base, BigId, IdMixin, UTCDateTime, one_of, utcnow
 
 USERS_ID = "users.id"
-
-
-def _one_of(column: str, values: list[str]) -> str:
-    return f"{column} IN (" + ", ".join(f"'{value}'" for value in values) + ")"
 
 
 class ScaleResponse(IdMixin, Base):
@@ -59,7 +55,7 @@ class ScaleAlert(IdMixin, Base):
 
     __tablename__ = "scale_alerts"
     __table_args__ = (
-        CheckConstraint(_one_of("status", [s.value for s in AlertStatus]), name="status"),
+        CheckConstraint(one_of("status", [s.value for s in AlertStatus]), name="status"),
         CheckConstraint(
             "(status = 'acknowledged') = (acknowledged_by_user_id IS NOT NULL)", name="acknowledged_by"
         ),
@@ -89,7 +85,7 @@ class ScaleAlertRecipient(IdMixin, Base):
     __tablename__ = "scale_alert_recipients"
     __table_args__ = (
         UniqueConstraint("alert_id", "user_id"),
-        CheckConstraint(_one_of("reason", [r.value for r in RecipientReason]), name="reason"),
+        CheckConstraint(one_of("reason", [r.value for r in RecipientReason]), name="reason"),
         Index("ix_scale_alert_recipients_user", "user_id", "alert_id"),
     )
 
@@ -107,7 +103,7 @@ class ScaleAlertNotice(IdMixin, Base):
 
     __tablename__ = "scale_alert_notices"
     __table_args__ = (
-        CheckConstraint(_one_of("kind", [k.value for k in NoticeKind]), name="kind"),
+        CheckConstraint(one_of("kind", [k.value for k in NoticeKind]), name="kind"),
         Index("ix_scale_alert_notices_user", "user_id", "id"),
     )
 

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from regio.core.db import Base, BigId, IdMixin, TimestampMixin, UTCDateTime, utcnow
+from regio.core.db import Base, BigId, IdMixin, TimestampMixin, UTCDateTime, one_of, utcnow
 from regio.risk.events.enums import (
     Category,
     Certainty,
@@ -40,10 +40,6 @@ from regio.risk.events.enums import (
 )
 
 
-def _one_of(column: str, values: list[str]) -> str:
-    return f"{column} IN (" + ", ".join(f"'{value}'" for value in values) + ")"
-
-
 class RiskEvent(IdMixin, TimestampMixin, Base):
     """One version of a risk report (kind risk, warning level 1–4) or event report (kind event, grade I–IV)."""
 
@@ -52,16 +48,16 @@ class RiskEvent(IdMixin, TimestampMixin, Base):
         UniqueConstraint("identifier", name="uq_risk_events_identifier"),
         # Two updates racing for one version: the second insert of the same (root, version) loses.
         UniqueConstraint("root_id", "version", name="uq_risk_events_root_version"),
-        CheckConstraint(_one_of("msg_type", [m.value for m in MsgType]), name="msg_type"),
-        CheckConstraint(_one_of("status", [s.value for s in Status]), name="status"),
-        CheckConstraint(_one_of("category", [c.value for c in Category]), name="category"),
-        CheckConstraint(_one_of("kind", [k.value for k in Kind]), name="kind"),
-        CheckConstraint(_one_of("severity", [s.value for s in Severity]), name="severity"),
-        CheckConstraint(_one_of("certainty", [c.value for c in Certainty]), name="certainty"),
-        CheckConstraint(_one_of("urgency", [u.value for u in Urgency]), name="urgency"),
-        CheckConstraint(_one_of("source", [s.value for s in Source]), name="source"),
-        CheckConstraint(_one_of("scope", [s.value for s in Scope]), name="scope"),
-        CheckConstraint(_one_of("origin_level", ["province", "prefecture", "county"]), name="origin_level"),
+        CheckConstraint(one_of("msg_type", [m.value for m in MsgType]), name="msg_type"),
+        CheckConstraint(one_of("status", [s.value for s in Status]), name="status"),
+        CheckConstraint(one_of("category", [c.value for c in Category]), name="category"),
+        CheckConstraint(one_of("kind", [k.value for k in Kind]), name="kind"),
+        CheckConstraint(one_of("severity", [s.value for s in Severity]), name="severity"),
+        CheckConstraint(one_of("certainty", [c.value for c in Certainty]), name="certainty"),
+        CheckConstraint(one_of("urgency", [u.value for u in Urgency]), name="urgency"),
+        CheckConstraint(one_of("source", [s.value for s in Source]), name="source"),
+        CheckConstraint(one_of("scope", [s.value for s in Scope]), name="scope"),
+        CheckConstraint(one_of("origin_level", ["province", "prefecture", "county"]), name="origin_level"),
         # Two scales, not one: a risk has a warning level, an event that happened has a grade.
         CheckConstraint(
             "(kind = 'risk' AND warning_level BETWEEN 1 AND 4 AND grade IS NULL)"
