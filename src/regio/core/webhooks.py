@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -26,6 +27,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from regio.config import Settings
 from regio.core.db import Base, BigId, Database, UTCDateTime, utcnow
 from regio.core.errors import Conflict, DomainError
+
+log = logging.getLogger("regio.webhooks")
 
 SIGNATURE_HEADER = "Regio-Signature"
 SCHEME = "v1"
@@ -127,12 +130,30 @@ async def verify(
     header: str | None,
     secret: str | None = None,
     now: float | None = None,
+    sender: str = "",
 ) -> None:
-    """Accepts a signed delivery once: refuses a bad signature, a stale timestamp and a replay.
+    """Accepts a signed delivery once: refuses a bad signature, a stale timestamp and a replay, and
+    logs each refusal with the sender's name (a forged or replayed delivery is worth an operator's eye).
 
     The receipt joins the caller's transaction: call this in the transaction that acts on the
     delivery, so that a delivery whose processing rolls back may be sent again.
     """
+    try:
+        await _accept(session=session, settings=settings, body=body, header=header, secret=secret, now=now)
+    except DomainError as refusal:
+        log.warning("webhook from %s refused: %s", sender or "a partner", refusal.code)
+        raise
+
+
+async def _accept(
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    body: bytes | str,
+    header: str | None,
+    secret: str | None,
+    now: float | None,
+) -> None:
     timestamp, matched = check_signature(
         body,
         header,

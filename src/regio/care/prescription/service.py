@@ -94,12 +94,6 @@ TOPIC_OVERDUE = "care.prescription.review_overdue"
 TOPICS = (TOPIC_NOTICE, TOPIC_OVERDUE)
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
-
-
 # ---- the catalog ---------------------------------------------------------------------------------
 
 
@@ -427,7 +421,7 @@ async def _own_doctor(session: AsyncSession, principal: Principal) -> int:
 def _key_view(row: SigningKey | None) -> KeyOut:
     if row is None:
         return KeyOut(has_key=False)
-    locked = _aware(row.locked_until)
+    locked = row.locked_until
     return KeyOut(
         has_key=True,
         key_id=row.key_id,
@@ -486,7 +480,7 @@ async def _open_with_pin(
                 session, key_pk, until=now + timedelta(minutes=policies.PIN_LOCK_MINUTES), now=now
             )
     if attempt is None or locked is not None:
-        until = _aware(locked) or now
+        until = locked or now
         raise errors.SigningLocked(until=until.isoformat(timespec="minutes"))
     try:
         # scrypt takes a tenth of a second on purpose: off the event loop.
@@ -581,7 +575,7 @@ async def _store_key(
 
 def signed_document(row: Prescription) -> dict[str, Any]:
     """Exactly what the doctor signs and every read verifies: the content, never the workflow state."""
-    signed_at = _aware(row.signed_at)
+    signed_at = row.signed_at
     return {
         "type": "regio.prescription/1",
         "id": row.id,
@@ -637,7 +631,7 @@ def _line_view(line: dict[str, Any], table: Mapping[str, catalog.Drug]) -> LineO
 
 
 def _overdue(row: Prescription, now: datetime) -> bool:
-    due = _aware(row.review_due_at)
+    due = row.review_due_at
     return row.status in (Status.submitted.value, Status.in_review.value) and due is not None and due < now
 
 
@@ -1907,19 +1901,14 @@ async def courier_event(
     """A courier's signed status report. A repeated event, or one older than what was applied, is kept
     for the record and changes nothing; a bad signature is refused and logged."""
     async with write_transaction(session):
-        try:
-            await webhooks.verify(
-                session=session,
-                settings=settings,
-                body=body,
-                header=signature,
-                secret=courier_secret(settings),
-            )
-        except Exception as exc:
-            log.warning(
-                "courier %s event refused: %s", courier_name, getattr(exc, "code", type(exc).__name__)
-            )
-            raise
+        await webhooks.verify(
+            session=session,
+            settings=settings,
+            body=body,
+            header=signature,
+            secret=courier_secret(settings),
+            sender=f"courier {courier_name}",
+        )
         event_id, tracking, status, occurred = _parse_event(body)
         fulfilment = await repository.fulfilment_by_tracking(session, tracking)
         # A courier reports only on its own shipments: the name in the address must be the booking's.
